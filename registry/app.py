@@ -1,0 +1,150 @@
+"""create_app(settings) -> Litestar. One lifespan owns the pool; every request borrows one connection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import asyncpg
+from litestar import Litestar, Response, get
+from litestar.config.csrf import CSRFConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+from litestar.types import ControllerRouterHandler
+
+from registry import database
+from registry.database import Connection
+from registry.errors import Unavailable, problem_details_plugin, unexpected
+from registry.settings import Settings
+
+log = logging.getLogger("registry.app")
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+# Most bodies are small; the batch route and attachment upload raise their own limit.
+DEFAULT_MAX_BODY = 256 * 1024
+
+
+def feature_routes() -> list[ControllerRouterHandler]:
+    """Each feature folder exports ROUTES; imported here so the app is one list of them."""
+    from registry.admin.routes import ROUTES as admin
+    from registry.checks.routes import ROUTES as checks
+    from registry.contacts.routes import ROUTES as contacts
+    from registry.disputes.routes import ROUTES as disputes
+    from registry.web.routes import ROUTES as web
+
+    return [*checks, *contacts, *disputes, *admin, *web]
+
+
+def lifespan(settings: Settings) -> Any:
+    @asynccontextmanager
+    async def run(app: Litestar) -> AsyncGenerator[None, None]:
+        # Starting the embedded server blocks (initdb, pg_ctl), so it runs off the loop.
+        url = await anyio.to_thread.run_sync(database.database_url, settings)
+        await database.migrate_url(url)
+        pool = await database.create_pool(url, settings)
+        app.state.pool = pool
+        app.state.settings = settings
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    return run
+
+
+async def provide_connection(state: State) -> AsyncGenerator[Connection, None]:
+    async with state.pool.acquire() as conn:
+        yield conn
+
+
+def provide_settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
+
+
+@get("/healthz", tags=["ops"], sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    """The process is up (says nothing about the database)."""
+    return {"status": "ok"}
+
+
+@get("/readyz", tags=["ops"])
+async def readyz(state: State) -> dict[str, str]:
+    """Ready when the database answers; 503 with Retry-After while it does not."""
+    try:
+        async with asyncio.timeout(2):
+            async with state.pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise Unavailable() from exc
+    return {"status": "ready"}
+
+
+async def security_headers(response: Response[Any]) -> Response[Any]:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    )
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+class Metrics(PrometheusController):
+    path = "/metrics"
+
+
+def create_app(settings: Settings) -> Litestar:
+    prometheus = PrometheusConfig(app_name="registry", prefix="registry", group_path=True, exclude=["^/static"])
+    static = WEB_DIR / "static"
+    static.mkdir(exist_ok=True)
+    return Litestar(
+        route_handlers=[
+            healthz,
+            readyz,
+            Metrics,
+            create_static_files_router(path="/static", directories=[static], include_in_schema=False),
+            *feature_routes(),
+        ],
+        lifespan=[lifespan(settings)],
+        dependencies={
+            "conn": Provide(provide_connection),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+        },
+        plugins=[problem_details_plugin()],
+        exception_handlers={Exception: unexpected},
+        middleware=[prometheus.middleware],
+        csrf_config=CSRFConfig(
+            secret=settings.session_key.hex(),
+            cookie_secure=settings.secure_cookies,
+            cookie_samesite="lax",
+            # The JSON API is authenticated by bearer tokens, not cookies, so CSRF does not apply.
+            exclude=["^/v1/", "^/healthz", "^/readyz", "^/metrics"],
+        ),
+        template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="Contact consent registry", version="1.0.0", path="/schema", use_handler_docstrings=True
+        ),
+        logging_config=LoggingConfig(
+            root={"level": "INFO", "handlers": ["queue_listener"]},
+            log_exceptions="always",
+            disable_stack_trace={404, 401, 403, 409, 422, 429},
+        ),
+        after_request=security_headers,
+        request_max_body_size=DEFAULT_MAX_BODY,
+        debug=False,
+    )

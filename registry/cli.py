@@ -1,0 +1,176 @@
+"""The `registry` command: serve, migrate, and the operators' commands of DESIGN.md.
+
+Every command uses the same database as `serve` (DATABASE_URL, or the embedded
+server in REGISTRY_DATA_DIR). A command's work is an async function
+`(conn, settings, args) -> Output` in its feature's `cli.py`; this module only
+parses, connects, and prints (`--json` prints the one JSON object).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from registry import database
+from registry.database import Connection
+from registry.errors import DomainError
+from registry.settings import Settings, SettingsError
+
+
+class Output(msgspec.Struct, frozen=True):
+    """What a command prints: `data` with --json, `text` otherwise; exit code with it."""
+
+    data: dict[str, Any]
+    text: str
+    exit_code: int = 0
+
+
+Command = Callable[[Connection, Settings, argparse.Namespace], Awaitable[Output]]
+
+# command path -> "module:function", imported only when that command runs.
+COMMANDS = {
+    ("agency", "create"): "registry.checks.cli:agency_create",
+    ("agency", "suspend"): "registry.checks.cli:agency_suspend",
+    ("agency", "reinstate"): "registry.checks.cli:agency_reinstate",
+    ("agency", "list"): "registry.checks.cli:agency_list",
+    ("key", "create"): "registry.checks.cli:key_create",
+    ("key", "revoke"): "registry.checks.cli:key_revoke",
+    ("admin", "create"): "registry.admin.cli:admin_create",
+    ("outbox",): "registry.contacts.cli:outbox",
+    ("audit", "verify"): "registry.cli:audit_verify",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="registry", description="Contact consent registry")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    top = parser.add_subparsers(dest="command", required=True)
+
+    serve = top.add_parser("serve", help="run the HTTP service (applies migrations first)")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=1)
+    top.add_parser("migrate", help="apply pending migrations in sql/")
+
+    agency = top.add_parser("agency", help="lenders and collection agencies").add_subparsers(
+        dest="action", required=True
+    )
+    create = agency.add_parser("create")
+    create.add_argument("--name", required=True)
+    create.add_argument("--credit-code", required=True, help="18-character unified social credit code")
+    for action in ("suspend", "reinstate"):
+        sub = agency.add_parser(action)
+        sub.add_argument("agency_id")
+        sub.add_argument("--reason", default="")
+    agency.add_parser("list")
+
+    key = top.add_parser("key", help="agency API keys").add_subparsers(dest="action", required=True)
+    key_create = key.add_parser("create", help="prints the key once; only its hash is kept")
+    key_create.add_argument("--agency", required=True, dest="agency_id")
+    key_revoke = key.add_parser("revoke")
+    key_revoke.add_argument("key_id")
+
+    admin = top.add_parser("admin", help="registry staff").add_subparsers(dest="action", required=True)
+    admin_create = admin.add_parser("create")
+    admin_create.add_argument("--username", required=True)
+    admin_create.add_argument("--role", required=True, choices=["admin", "reviewer"])
+    admin_create.add_argument("--password-stdin", action="store_true", required=True)
+
+    outbox = top.add_parser("outbox", help="the development SMS outbox: what would have been sent")
+    outbox.add_argument("--phone", default=None)
+    outbox.add_argument("--limit", type=int, default=20)
+
+    audit = top.add_parser("audit", help="the hash-chained audit log").add_subparsers(dest="action", required=True)
+    audit.add_parser("verify", help="check the chain; names the first broken row")
+
+    _accept_json_anywhere(parser)
+    return parser
+
+
+def _accept_json_anywhere(parser: argparse.ArgumentParser) -> None:
+    """Let `--json` follow the subcommand too (`registry key create --agency X --json`)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                if not any(a.dest == "json" for a in sub._actions):
+                    sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+                _accept_json_anywhere(sub)
+
+
+async def audit_verify(conn: Connection, settings: Settings, args: argparse.Namespace) -> Output:
+    from registry import audit
+
+    count, broken = await audit.verify(conn)
+    if broken is None:
+        return Output({"ok": True, "rows": count}, f"audit log intact: {count} rows verified")
+    return Output(
+        {"ok": False, "rows": count, "broken_seq": broken.seq, "reason": broken.reason},
+        f"audit log BROKEN at row {broken.seq}: {broken.reason}",
+        exit_code=1,
+    )
+
+
+async def _run(command: Command, settings: Settings, args: argparse.Namespace) -> Output:
+    url = database.database_url(settings)
+    await database.migrate_url(url)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SET TIME ZONE 'UTC'")
+        return await command(conn, settings, args)
+    finally:
+        await conn.close()
+
+
+def _load(path: str) -> Command:
+    module, _, name = path.partition(":")
+    command: Command = getattr(importlib.import_module(module), name)
+    return command
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    if args.workers > 1:
+        # Workers import the app by name, so they rebuild settings from the same environment.
+        uvicorn.run("registry.main:app", host=host, port=port, workers=args.workers, proxy_headers=True)
+    else:
+        from registry.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"registry: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return serve(settings, args)
+    if args.command == "migrate":
+        applied = asyncio.run(database.migrate_url(database.database_url(settings)))
+        output = Output({"applied": applied}, "applied: " + (", ".join(applied) or "nothing, all up to date"))
+    else:
+        path = (args.command, args.action) if hasattr(args, "action") else (args.command,)
+        try:
+            output = asyncio.run(_run(_load(COMMANDS[path]), settings, args))
+        except DomainError as exc:
+            print(f"registry: {exc.detail}", file=sys.stderr)
+            return 1
+        except database.MigrationError as exc:
+            print(f"registry: migration error: {exc}", file=sys.stderr)
+            return 1
+    print(json.dumps(output.data, default=str) if args.json else output.text)
+    return output.exit_code

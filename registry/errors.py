@@ -1,0 +1,175 @@
+"""Domain errors, and the one place that maps them (and every HTTP error) to problem+json."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
+
+log = logging.getLogger("registry.errors")
+
+PROBLEM_BASE = "https://registry.example/problems/"
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(
+        self, detail: str, *, errors: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+
+
+class InvalidInput(DomainError):
+    """One field is wrong; the problem names it."""
+
+    status = 422
+    code = "invalid_input"
+    title = "Invalid input"
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}", errors=[{"field": field, "detail": detail}])
+        self.field = field
+        self.field_detail = detail
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+    title = "Missing or bad credentials"
+
+    def __init__(self, detail: str = "missing or bad credentials") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class Suspended(Forbidden):
+    code = "agency_suspended"
+    title = "Agency suspended"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class Unavailable(DomainError):
+    status = 503
+    code = "unavailable"
+    title = "Service unavailable"
+
+    def __init__(self, detail: str = "the database is unreachable; try again shortly") -> None:
+        super().__init__(detail, headers={"Retry-After": "5"})
+
+
+def _problem(
+    status: int, code: str, title: str, detail: str, errors: Any = None, headers: dict[str, str] | None = None
+) -> ProblemDetailsException:
+    extra = {"errors": errors} if errors else None
+    return ProblemDetailsException(
+        status_code=status, type_=PROBLEM_BASE + code, title=title, detail=detail, extra=extra, headers=headers
+    )
+
+
+def domain_problem(exc: DomainError) -> ProblemDetailsException:
+    return _problem(exc.status, exc.code, exc.title, exc.detail, exc.errors, exc.headers)
+
+
+_HTTP_CODES = {
+    400: ("bad_request", "Bad request"),
+    401: ("unauthorized", "Missing or bad credentials"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    413: ("too_large", "Request body too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    429: ("too_many_requests", "Too many requests"),
+}
+
+
+def http_problem(exc: HTTPException) -> ProblemDetailsException:
+    status = exc.status_code
+    code, title = _HTTP_CODES.get(status, ("error", "Error"))
+    errors = None
+    if isinstance(exc, ValidationException):
+        status, code, title = 400, "invalid_input", "Invalid input"
+        errors = [_field_error(item) for item in (exc.extra if isinstance(exc.extra, list) else [])]
+    detail = exc.detail if status < 500 else "internal error"
+    if errors:
+        detail = "; ".join(f"{e['field']}: {e['detail']}" for e in errors)
+    return _problem(status, code, title, detail, errors, exc.headers)
+
+
+def _field_error(item: Any) -> dict[str, str]:
+    """Litestar's validation items look like {"message": ..., "key": ..., "source": ...}."""
+    if not isinstance(item, dict):
+        return {"field": "body", "detail": str(item)}
+    message = str(item.get("message", "invalid"))
+    key = item.get("key")
+    if not key and "at `$." in message:
+        # msgspec says where: "Expected `str`, got `int` - at `$.phone`"
+        key = message.rsplit("at `$.", 1)[1].rstrip("`")
+        message = message.rsplit(" - at ", 1)[0]
+    if not key and "unknown field `" in message:
+        key = message.split("unknown field `", 1)[1].split("`", 1)[0]
+    if not key and "required field `" in message:
+        key = message.split("required field `", 1)[1].split("`", 1)[0]
+    return {"field": str(key or item.get("source") or "body"), "detail": message}
+
+
+def database_down(exc: Exception) -> ProblemDetailsException:
+    log.warning("database unreachable: %s", type(exc).__name__)
+    return domain_problem(Unavailable())
+
+
+def unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _problem(500, "internal", "Internal error", "internal error").to_response(request)
+
+
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.ConnectionFailureError,
+    asyncpg.exceptions.AdminShutdownError,
+    TimeoutError,
+)
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    mapping: dict[type[Exception], Any] = {DomainError: domain_problem, HTTPException: http_problem}
+    for exc_type in DATABASE_DOWN:
+        mapping[exc_type] = database_down
+    return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=mapping))

@@ -1,0 +1,164 @@
+"""Settings, read once from the environment into one frozen Struct."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+Environment = Literal["development", "production"]
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Limits(msgspec.Struct, frozen=True, kw_only=True):
+    """Every figure of DESIGN.md's decision rule, each one a setting."""
+
+    no_record_permits: int = 1
+    no_record_window_days: int = 30
+    consent_permits: int = 7
+    consent_window_days: int = 7
+    contact_daily_permits: int = 3
+    permit_hours: int = 24
+    consent_default_days: int = 180
+    consent_max_days: int = 365
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    env: Environment = "development"
+    database_url: str | None = None
+    data_dir: Path = Path(".registry")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    pepper: bytes = b""
+    session_key: bytes = b""
+    default_region: str = "CN"
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    limits: Limits = Limits()
+    api_rate_limit_per_minute: int = 6000
+    sms_webhook_url: str | None = None
+    sms_webhook_secret: str | None = None
+    secure_cookies: bool = False
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from the environment; a bad value names its variable."""
+        env = os.environ if environ is None else environ
+        mode = env.get("REGISTRY_ENV", "development")
+        if mode not in ("development", "production"):
+            raise SettingsError(f"REGISTRY_ENV must be 'development' or 'production', not {mode!r}")
+        data_dir = Path(env.get("REGISTRY_DATA_DIR", ".registry"))
+        defaults = Limits()
+        limits = Limits(
+            **{
+                name: _int(env, f"REGISTRY_LIMIT_{name.upper()}", getattr(defaults, name), minimum=1)
+                for name in Limits.__struct_fields__
+            }
+        )
+        if limits.consent_default_days > limits.consent_max_days:
+            raise SettingsError(
+                "REGISTRY_LIMIT_CONSENT_DEFAULT_DAYS must not exceed REGISTRY_LIMIT_CONSENT_MAX_DAYS"
+            )
+        webhook = env.get("REGISTRY_SMS_WEBHOOK_URL") or None
+        if webhook is not None and not webhook.startswith(("https://", "http://")):
+            raise SettingsError("REGISTRY_SMS_WEBHOOK_URL must be an http(s) URL")
+        pepper = _secret(env, "REGISTRY_PEPPER")
+        session_key = _secret(env, "REGISTRY_SESSION_KEY")
+        if mode == "production":
+            missing = [
+                name
+                for name, value in (
+                    ("REGISTRY_PEPPER", pepper),
+                    ("REGISTRY_SESSION_KEY", session_key),
+                    ("REGISTRY_SMS_WEBHOOK_URL", webhook),
+                    ("DATABASE_URL", env.get("DATABASE_URL")),
+                )
+                if not value
+            ]
+            if missing:
+                raise SettingsError(f"production needs real secrets and services: set {', '.join(missing)}")
+        elif not pepper or not session_key:
+            generated = development_secrets(data_dir)
+            pepper = pepper or generated["pepper"]
+            session_key = session_key or generated["session_key"]
+        pool_max = _int(env, "REGISTRY_POOL_MAX_SIZE", 10, minimum=1)
+        return cls(
+            env=mode,  # type: ignore[arg-type]
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=data_dir,
+            host=env.get("REGISTRY_HOST", "127.0.0.1"),
+            port=_int(env, "REGISTRY_PORT", 8000, minimum=1, maximum=65535),
+            pepper=pepper,
+            session_key=session_key,
+            default_region=_region(env),
+            pool_min_size=min(_int(env, "REGISTRY_POOL_MIN_SIZE", 2, minimum=0), pool_max),
+            pool_max_size=pool_max,
+            limits=limits,
+            api_rate_limit_per_minute=_int(env, "REGISTRY_API_RATE_LIMIT_PER_MINUTE", 6000, minimum=1),
+            sms_webhook_url=webhook,
+            sms_webhook_secret=env.get("REGISTRY_SMS_WEBHOOK_SECRET") or None,
+            secure_cookies=mode == "production",
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise SettingsError(f"{name} must be {bound}, not {value}")
+    return value
+
+
+def _secret(env: Mapping[str, str], name: str) -> bytes:
+    """A secret is hex of at least 32 bytes, so a typo cannot weaken it silently."""
+    raw = env.get(name)
+    if not raw:
+        return b""
+    try:
+        value = bytes.fromhex(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be hex (64 or more hex digits)") from None
+    if len(value) < 32:
+        raise SettingsError(f"{name} must be at least 32 bytes (64 hex digits)")
+    return value
+
+
+def _region(env: Mapping[str, str]) -> str:
+    import phonenumbers
+
+    region = env.get("REGISTRY_DEFAULT_REGION", "CN").upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise SettingsError(f"REGISTRY_DEFAULT_REGION {region!r} is not a region phonenumbers knows")
+    return region
+
+
+def development_secrets(data_dir: Path) -> dict[str, bytes]:
+    """Generated once into the data dir (mode 0600) and reused, so phone keys stay stable."""
+    path = data_dir / "secrets.json"
+    if path.exists():
+        stored = json.loads(path.read_text())
+        return {name: bytes.fromhex(value) for name, value in stored.items()}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    generated = {"pepper": secrets.token_bytes(32), "session_key": secrets.token_bytes(32)}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump({name: value.hex() for name, value in generated.items()}, file)
+    return generated
