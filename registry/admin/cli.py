@@ -1,0 +1,53 @@
+"""Operator commands for agencies, keys and staff accounts (`registry agency|key|admin ...`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from registry.admin import agencies
+from registry.cli import Output
+from registry.database import Connection
+from registry.settings import Settings
+
+CLI_ACTOR = "cli"
+
+
+async def agency_create(conn: Connection, settings: Settings, args: argparse.Namespace) -> Output:
+    agency = await agencies.create_agency(conn, args.name, args.credit_code, CLI_ACTOR)
+    return Output(
+        {"agency_id": str(agency.id), "name": agency.name, "credit_code": agency.credit_code, "status": agency.status},
+        f"agency created: {agency.id}  {agency.name} ({agency.credit_code})",
+    )
+
+
+async def agency_suspend(conn: Connection, settings: Settings, args: argparse.Namespace) -> Output:
+    agency = await agencies.set_status(conn, args.agency_id, "suspended", CLI_ACTOR, args.reason)
+    return Output({"agency_id": str(agency.id), "status": agency.status}, f"agency {agency.id} suspended")
+
+
+async def agency_reinstate(conn: Connection, settings: Settings, args: argparse.Namespace) -> Output:
+    agency = await agencies.set_status(conn, args.agency_id, "active", CLI_ACTOR, args.reason)
+    return Output({"agency_id": str(agency.id), "status": agency.status}, f"agency {agency.id} reinstated")
+
+
+async def agency_list(conn: Connection, settings: Settings, args: argparse.Namespace) -> Output:
+    rows = await agencies.list_agencies(conn)
+    lines = [f"{a.id}  {a.status:<9}  {a.credit_code}  {a.name}" for a in rows] or ["no agencies yet"]
+    return Output(
+        {"agencies": [{"agency_id": str(a.id), "name": a.name, "credit_code": a.credit_code, "status": a.status}
+                      for a in rows]},
+        "\n".join(lines),
+    )
+
+
+async def key_create(conn: Connection, settings: Settings, args: argparse.Namespace) -> Output:
+    issued = await agencies.issue_key(conn, args.agency_id, CLI_ACTOR)
+    return Output(
+        {"key_id": str(issued.key_id), "key": issued.key, "agency_id": str(issued.agency_id)},
+        f"key id: {issued.key_id}\nkey:    {issued.key}\n(shown once; only its hash is kept)",
+    )
+
+
+async def key_revoke(conn: Connection, settings: Settings, args: argparse.Namespace) -> Output:
+    key = await agencies.revoke_key(conn, args.key_id, CLI_ACTOR)
+    return Output({"key_id": str(key.id), "revoked_at": key.revoked_at}, f"key {key.id} revoked")
