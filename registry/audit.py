@@ -28,15 +28,11 @@ APPEND = """
 """
 
 
-async def record(
-    conn: Connection, actor: str, action: str, subject: str, details: dict[str, Any] | None = None
-) -> int:
+async def record(conn: Connection, actor: str, action: str, subject: str, details: dict[str, Any] | None = None) -> int:
     """Append one row; call inside the transaction of the change it records."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_LOCK)
-        seq: int = await conn.fetchval(
-            APPEND, actor, action, subject, json.dumps(details or {}, default=str), GENESIS
-        )
+        seq: int = await conn.fetchval(APPEND, actor, action, subject, json.dumps(details or {}, default=str), GENESIS)
     return seq
 
 

@@ -68,9 +68,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             }
         )
         if limits.consent_default_days > limits.consent_max_days:
-            raise SettingsError(
-                "REGISTRY_LIMIT_CONSENT_DEFAULT_DAYS must not exceed REGISTRY_LIMIT_CONSENT_MAX_DAYS"
-            )
+            raise SettingsError("REGISTRY_LIMIT_CONSENT_DEFAULT_DAYS must not exceed REGISTRY_LIMIT_CONSENT_MAX_DAYS")
         webhook = env.get("REGISTRY_SMS_WEBHOOK_URL") or None
         if webhook is not None and not webhook.startswith(("https://", "http://")):
             raise SettingsError("REGISTRY_SMS_WEBHOOK_URL must be an http(s) URL")

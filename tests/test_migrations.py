@@ -18,9 +18,22 @@ async def test_fresh_database_gets_every_migration(empty_database_url: str) -> N
     conn = await asyncpg.connect(empty_database_url)
     try:
         tables = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
-        for table in ("agencies", "api_keys", "rules", "checks", "permits", "attempts", "disputes",
-                      "dispute_events", "dispute_attachments", "contact_codes", "contact_sessions",
-                      "admins", "audit_log", "sms_outbox"):
+        for table in (
+            "agencies",
+            "api_keys",
+            "rules",
+            "checks",
+            "permits",
+            "attempts",
+            "disputes",
+            "dispute_events",
+            "dispute_attachments",
+            "contact_codes",
+            "contact_sessions",
+            "admins",
+            "audit_log",
+            "sms_outbox",
+        ):
             assert table in tables
         # this month's checks partition exists, so today's checks do not land in the default one
         assert await conn.fetchval("SELECT count(*) FROM pg_inherits WHERE inhparent = 'checks'::regclass") >= 3
@@ -54,7 +67,7 @@ async def test_tampered_applied_file_is_an_error(empty_database_url: str, tmp_pa
         (folder / "0002_second.sql").write_text("CREATE TABLE two (id int);")
         assert await database.migrate(conn, folder) == ["0002_second.sql"]
         (folder / "0001_first.sql").write_text("CREATE TABLE one (id bigint);")
-        with pytest.raises(database.MigrationError, match="0001_first.sql changed"):
+        with pytest.raises(database.MigrationError, match=r"0001_first\.sql changed"):
             await database.migrate(conn, folder)
     finally:
         await conn.close()
@@ -76,5 +89,5 @@ async def test_failed_migration_leaves_nothing_half_applied(empty_database_url: 
 
 def test_misnamed_file_is_an_error(tmp_path: Path) -> None:
     shutil.copy(database.MIGRATIONS_DIR / "0001_init.sql", tmp_path / "init.sql")
-    with pytest.raises(database.MigrationError, match="NNNN_what.sql"):
+    with pytest.raises(database.MigrationError, match=r"NNNN_what\.sql"):
         database.read_migrations(tmp_path)

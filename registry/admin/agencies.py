@@ -91,6 +91,7 @@ async def create_agency(conn: Connection, name: str, credit_code: str, actor: st
             row = await conn.fetchrow(INSERT_AGENCY, name, code)
         except asyncpg.UniqueViolationError:
             raise Conflict(f"an agency with credit code {code} is already registered") from None
+        assert row is not None
         agency = msgspec.convert(dict(row), Agency)
         await audit.record(conn, actor, "agency.create", f"agency:{agency.id}", {"name": name, "credit_code": code})
     return agency

