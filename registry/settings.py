@@ -31,6 +31,19 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
     consent_max_days: int = 365
 
 
+class ContactLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """The figures of the contacts' flows: one-time codes, their limits, sessions, SMS retries."""
+
+    code_minutes: int = 10
+    code_max_failures: int = 5
+    code_sends_per_phone_hour: int = 5
+    code_sends_per_client_hour: int = 20
+    code_failures_per_phone_hour: int = 10
+    code_failures_per_client_hour: int = 30
+    session_minutes: int = 30
+    sms_attempts: int = 3
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     env: Environment = "development"
     database_url: str | None = None
@@ -43,6 +56,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     pool_min_size: int = 2
     pool_max_size: int = 10
     limits: Limits = Limits()
+    contact: ContactLimits = ContactLimits()
     api_rate_limit_per_minute: int = 6000
     sms_webhook_url: str | None = None
     sms_webhook_secret: str | None = None
@@ -69,6 +83,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         )
         if limits.consent_default_days > limits.consent_max_days:
             raise SettingsError("REGISTRY_LIMIT_CONSENT_DEFAULT_DAYS must not exceed REGISTRY_LIMIT_CONSENT_MAX_DAYS")
+        contact = ContactLimits(
+            **{
+                name: _int(env, f"REGISTRY_CONTACT_{name.upper()}", getattr(ContactLimits(), name), minimum=1)
+                for name in ContactLimits.__struct_fields__
+            }
+        )
         webhook = env.get("REGISTRY_SMS_WEBHOOK_URL") or None
         if webhook is not None and not webhook.startswith(("https://", "http://")):
             raise SettingsError("REGISTRY_SMS_WEBHOOK_URL must be an http(s) URL")
@@ -104,6 +124,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             pool_min_size=min(_int(env, "REGISTRY_POOL_MIN_SIZE", 2, minimum=0), pool_max),
             pool_max_size=pool_max,
             limits=limits,
+            contact=contact,
             api_rate_limit_per_minute=_int(env, "REGISTRY_API_RATE_LIMIT_PER_MINUTE", 6000, minimum=1),
             sms_webhook_url=webhook,
             sms_webhook_secret=env.get("REGISTRY_SMS_WEBHOOK_SECRET") or None,
