@@ -177,7 +177,16 @@ def development_secrets(data_dir: Path) -> dict[str, bytes]:
         return {name: bytes.fromhex(value) for name, value in stored.items()}
     data_dir.mkdir(parents=True, exist_ok=True)
     generated = {"pepper": secrets.token_bytes(32), "session_key": secrets.token_bytes(32)}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Write to a private temp file, then link it into place: of two processes starting
+    # at once, exactly one wins and the other reads the winner's secrets.
+    temp = data_dir / f".secrets.{os.getpid()}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as file:
         json.dump({name: value.hex() for name, value in generated.items()}, file)
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        return development_secrets(data_dir)
+    finally:
+        temp.unlink()
     return generated
