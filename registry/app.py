@@ -59,6 +59,8 @@ def lifespan(settings: Settings) -> Any:
             yield
         finally:
             await pool.close()
+            if settings.database_url is None:
+                await anyio.to_thread.run_sync(database.release_embedded)
 
     return run
 

