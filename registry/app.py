@@ -21,7 +21,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
-from litestar.types import ControllerRouterHandler
+from litestar.types import ASGIApp, ControllerRouterHandler, Receive, Scope, Send
 
 from registry import database
 from registry.database import Connection
@@ -65,9 +65,31 @@ def lifespan(settings: Settings) -> Any:
     return run
 
 
-async def provide_connection(state: State) -> AsyncGenerator[Connection, None]:
-    async with state.pool.acquire() as conn:
-        yield conn
+HELD_CONNECTION = "registry_connection"
+
+
+async def provide_connection(state: State, scope: Scope) -> Connection:
+    """One pooled connection per request, given back by `release_connection` when the request ends.
+
+    Not a generator dependency on purpose: when a later dependency raises (an auth
+    dependency's 401), Litestar never runs the generator's cleanup, and each such
+    request would leak a pooled connection until the pool is exhausted.
+    """
+    conn: Connection = await state.pool.acquire()
+    scope.setdefault("state", {})[HELD_CONNECTION] = conn
+    return conn
+
+
+def release_connection(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await app(scope, receive, send)
+        finally:
+            conn = scope.get("state", {}).pop(HELD_CONNECTION, None)
+            if conn is not None:
+                await scope["app"].state.pool.release(conn)
+
+    return middleware
 
 
 def provide_settings(state: State) -> Settings:
@@ -129,7 +151,7 @@ def create_app(settings: Settings) -> Litestar:
         },
         plugins=[problem_details_plugin()],
         exception_handlers={Exception: unexpected},
-        middleware=[prometheus.middleware],
+        middleware=[release_connection, prometheus.middleware],
         csrf_config=CSRFConfig(
             secret=settings.session_key.hex(),
             cookie_secure=settings.secure_cookies,
