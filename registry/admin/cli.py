@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from registry.admin import agencies
 from registry.cli import Output
@@ -34,8 +35,11 @@ async def agency_list(conn: Connection, settings: Settings, args: argparse.Names
     rows = await agencies.list_agencies(conn)
     lines = [f"{a.id}  {a.status:<9}  {a.credit_code}  {a.name}" for a in rows] or ["no agencies yet"]
     return Output(
-        {"agencies": [{"agency_id": str(a.id), "name": a.name, "credit_code": a.credit_code, "status": a.status}
-                      for a in rows]},
+        {
+            "agencies": [
+                {"agency_id": str(a.id), "name": a.name, "credit_code": a.credit_code, "status": a.status} for a in rows
+            ]
+        },
         "\n".join(lines),
     )
 
@@ -51,3 +55,15 @@ async def key_create(conn: Connection, settings: Settings, args: argparse.Namesp
 async def key_revoke(conn: Connection, settings: Settings, args: argparse.Namespace) -> Output:
     key = await agencies.revoke_key(conn, args.key_id, CLI_ACTOR)
     return Output({"key_id": str(key.id), "revoked_at": key.revoked_at}, f"key {key.id} revoked")
+
+
+async def admin_create(conn: Connection, settings: Settings, args: argparse.Namespace) -> Output:
+    """The password comes from stdin (first line), so it never shows in `ps` or shell history."""
+    from registry.admin import accounts
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    account = await accounts.create_admin(conn, args.username, args.role, password, CLI_ACTOR)
+    return Output(
+        {"admin_id": str(account.id), "username": account.username, "role": account.role},
+        f"{account.role} created: {account.username} ({account.id})",
+    )

@@ -1,7 +1,123 @@
-"""Routes of this feature; filled in by its issue."""
+"""The admin API: staff sign-in, agencies and keys, figures. Disputes' admin routes live in disputes/."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import Parameter
 from litestar.types import ControllerRouterHandler
 
-ROUTES: list[ControllerRouterHandler] = []
+from registry.admin import accounts, agencies, stats
+from registry.admin.accounts import Staff, StaffSession, provide_staff
+from registry.admin.agencies import Agency, ApiKey, IssuedKey
+from registry.admin.schemas import AgencyRequest, SessionRequest, StatusChange
+from registry.database import Connection
+
+
+class AgencyWithKeys(msgspec.Struct, frozen=True, kw_only=True):
+    agency: Agency
+    keys: list[ApiKey]
+
+
+class AdminSessions(Controller):
+    path = "/v1/admin/sessions"
+    tags = ["admin"]  # noqa: RUF012
+
+    @post("/")
+    async def sign_in(self, conn: NamedDependency[Connection], data: SessionRequest) -> StaffSession:
+        """Username and password -> a session token (12 hours); every sign-in is audited."""
+        return await accounts.login(conn, data.username, data.password)
+
+    @delete("/", dependencies={"staff": Provide(provide_staff)})
+    async def sign_out(self, conn: NamedDependency[Connection], staff: NamedDependency[Staff]) -> None:
+        """End this session."""
+        await accounts.logout(conn, staff)
+
+
+class AdminApi(Controller):
+    path = "/v1/admin"
+    tags = ["admin"]  # noqa: RUF012
+    dependencies = {"staff": Provide(provide_staff)}  # noqa: RUF012
+
+    @get("/agencies")
+    async def list_agencies(
+        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff]
+    ) -> dict[str, list[Agency]]:
+        return {"items": await agencies.list_agencies(conn)}
+
+    @post("/agencies")
+    async def create_agency(
+        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], data: AgencyRequest
+    ) -> Agency:
+        """Register an agency (role admin)."""
+        staff.require_admin()
+        return await agencies.create_agency(conn, data.name, data.credit_code, staff.actor)
+
+    @get("/agencies/{agency_id:uuid}")
+    async def show_agency(
+        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], agency_id: UUID
+    ) -> AgencyWithKeys:
+        agency = await agencies.get_agency(conn, agency_id)
+        return AgencyWithKeys(agency=agency, keys=await agencies.list_keys(conn, agency.id))
+
+    @post("/agencies/{agency_id:uuid}/suspend", status_code=200)
+    async def suspend(
+        self,
+        conn: NamedDependency[Connection],
+        staff: NamedDependency[Staff],
+        agency_id: UUID,
+        data: StatusChange | None = None,
+    ) -> Agency:
+        """Suspend at once: the agency's next request is 403 (role admin)."""
+        staff.require_admin()
+        return await agencies.set_status(conn, agency_id, "suspended", staff.actor, data.reason if data else "")
+
+    @post("/agencies/{agency_id:uuid}/reinstate", status_code=200)
+    async def reinstate(
+        self,
+        conn: NamedDependency[Connection],
+        staff: NamedDependency[Staff],
+        agency_id: UUID,
+        data: StatusChange | None = None,
+    ) -> Agency:
+        staff.require_admin()
+        return await agencies.set_status(conn, agency_id, "active", staff.actor, data.reason if data else "")
+
+    @post("/agencies/{agency_id:uuid}/keys")
+    async def issue_key(
+        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], agency_id: UUID
+    ) -> IssuedKey:
+        """A new API key, shown in this response only (role admin)."""
+        staff.require_admin()
+        return await agencies.issue_key(conn, agency_id, staff.actor)
+
+    @delete("/keys/{key_id:uuid}", status_code=200)
+    async def revoke_key(
+        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], key_id: UUID
+    ) -> ApiKey:
+        staff.require_admin()
+        return await agencies.revoke_key(conn, key_id, staff.actor)
+
+    @get("/stats")
+    async def figures(
+        self,
+        conn: NamedDependency[Connection],
+        staff: NamedDependency[Staff],
+        days: Annotated[int, Parameter(ge=1, le=3660)] = 30,
+    ) -> stats.Figures:
+        """Per agency over the last `days`: checks, deny rate, non-compliant attempts, upheld per 10,000 checks."""
+        return await stats.figures(conn, datetime.now(UTC) - timedelta(days=days))
+
+
+def _pages() -> list[ControllerRouterHandler]:
+    from registry.admin.pages import ROUTES as pages
+
+    return pages
+
+
+ROUTES: list[ControllerRouterHandler] = [AdminSessions, AdminApi, *_pages()]

@@ -1,0 +1,151 @@
+"""Staff accounts: argon2 passwords, login sessions stored as token hashes, roles admin and reviewer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import anyio.to_thread
+import argon2
+import asyncpg
+import msgspec
+from litestar import Request
+
+from registry import audit
+from registry.database import Connection
+from registry.errors import Conflict, Forbidden, InvalidInput, Unauthorized
+from registry.tokens import bearer, new_token, token_hash
+
+ROLES = ("admin", "reviewer")
+SESSION_PREFIX = "ra_"
+SESSION_HOURS = 12
+MIN_PASSWORD = 12
+_hasher = argon2.PasswordHasher()
+# Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not a real password, only here to spend the same time")
+
+
+class Staff(msgspec.Struct, frozen=True, kw_only=True):
+    """The signed-in admin or reviewer behind a session token."""
+
+    admin_id: UUID
+    username: str
+    role: str
+    session_id: UUID
+
+    @property
+    def actor(self) -> str:
+        return f"admin:{self.admin_id}"
+
+    def require_admin(self) -> None:
+        if self.role != "admin":
+            raise Forbidden("this needs the admin role; reviewers may read and decide disputes only")
+
+
+class StaffAccount(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    username: str
+    role: str
+    created_at: datetime
+
+
+class StaffSession(msgspec.Struct, frozen=True, kw_only=True):
+    token: str
+    expires_at: datetime
+    role: str
+    username: str
+
+
+INSERT_ADMIN = """
+    INSERT INTO admins (username, password_hash, role) VALUES ($1, $2, $3)
+    RETURNING id, username, role, created_at
+"""
+
+
+async def create_admin(conn: Connection, username: str, role: str, password: str, actor: str) -> StaffAccount:
+    username = username.strip().lower()
+    if not 3 <= len(username) <= 64 or any(ch not in "abcdefghijklmnopqrstuvwxyz0123456789_.-" for ch in username):
+        raise InvalidInput("username", "3 to 64 of a-z, 0-9, '_', '.', '-'")
+    if role not in ROLES:
+        raise InvalidInput("role", "admin or reviewer")
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput("password", f"at least {MIN_PASSWORD} characters")
+    hashed = await anyio.to_thread.run_sync(_hasher.hash, password)
+    async with conn.transaction():
+        try:
+            row = await conn.fetchrow(INSERT_ADMIN, username, hashed, role)
+            assert row is not None
+        except asyncpg.UniqueViolationError:
+            raise Conflict(f"the username {username} is taken") from None
+        account = msgspec.convert(dict(row), StaffAccount)
+        await audit.record(conn, actor, "admin.create", f"admin:{account.id}", {"username": username, "role": role})
+    return account
+
+
+FIND_ADMIN = "SELECT id, password_hash, role, disabled_at FROM admins WHERE username = $1"
+INSERT_SESSION = """
+    INSERT INTO admin_sessions (admin_id, token_hash, expires_at) VALUES ($1, $2, now() + make_interval(hours => $3))
+    RETURNING expires_at
+"""
+
+
+async def login(conn: Connection, username: str, password: str) -> StaffSession:
+    """A new session for a right username and password; 401 (the same for both kinds of wrong) otherwise."""
+    username = username.strip().lower()
+    row = await conn.fetchrow(FIND_ADMIN, username)
+    stored = row["password_hash"] if row is not None else _DUMMY_HASH
+    ok = await anyio.to_thread.run_sync(_verify, stored, password)
+    if row is None or not ok or row["disabled_at"] is not None:
+        if row is not None:
+            await audit.record(conn, "anonymous", "admin.login_failed", f"admin:{row['id']}", {"username": username})
+        raise Unauthorized("wrong username or password")
+    token = new_token(SESSION_PREFIX)
+    async with conn.transaction():
+        expires_at = await conn.fetchval(INSERT_SESSION, row["id"], token_hash(token), SESSION_HOURS)
+        await audit.record(conn, f"admin:{row['id']}", "admin.login", f"admin:{row['id']}", {"username": username})
+    return StaffSession(token=token, expires_at=expires_at, role=row["role"], username=username)
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except argon2.exceptions.VerificationError:
+        return False
+    except argon2.exceptions.InvalidHashError:
+        return False
+
+
+AUTHENTICATE = """
+    SELECT s.id AS session_id, a.id AS admin_id, a.username, a.role
+    FROM admin_sessions s JOIN admins a ON a.id = s.admin_id
+    WHERE s.token_hash = $1 AND s.ended_at IS NULL AND s.expires_at > now() AND a.disabled_at IS NULL
+"""
+
+
+async def authenticate(conn: Connection, token: str | None) -> Staff:
+    """The staff member behind a session token (looked up by its SHA-256 through a unique index)."""
+    if not token or not token.startswith(SESSION_PREFIX):
+        raise Unauthorized("an admin session is required: Authorization: Bearer ra_...")
+    row = await conn.fetchrow(AUTHENTICATE, token_hash(token))
+    if row is None:
+        raise Unauthorized("unknown, ended or expired admin session")
+    return msgspec.convert(dict(row), Staff)
+
+
+END_SESSION = "UPDATE admin_sessions SET ended_at = now() WHERE id = $1 AND ended_at IS NULL"
+
+
+async def logout(conn: Connection, staff: Staff) -> None:
+    async with conn.transaction():
+        await conn.execute(END_SESSION, staff.session_id)
+        await audit.record(conn, staff.actor, "admin.logout", staff.actor, {})
+
+
+def session_lifetime() -> timedelta:
+    return timedelta(hours=SESSION_HOURS)
+
+
+async def provide_staff(request: Request[Any, Any, Any], conn: Connection) -> Staff:
+    """Litestar dependency for the admin API (bearer token)."""
+    return await authenticate(conn, bearer(request.headers.get("authorization")))

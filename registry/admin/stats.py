@@ -1,0 +1,64 @@
+"""Figures per agency: how much it checks, how often it is refused, how often it breaks the rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+
+from registry.database import Connection
+
+
+class AgencyFigures(msgspec.Struct, frozen=True, kw_only=True):
+    agency_id: UUID
+    name: str
+    status: str
+    checks: int
+    denied: int
+    deny_rate: float | None
+    attempts: int
+    non_compliant_attempts: int
+    complaints: int
+    upheld_complaints: int
+    upheld_per_10k_checks: float | None
+
+
+class Figures(msgspec.Struct, frozen=True, kw_only=True):
+    since: datetime
+    until: datetime
+    agencies: list[AgencyFigures]
+
+
+# One statement; each log is read through its (agency_id, time) index for the window only.
+FIGURES = """
+    WITH c AS (
+        SELECT agency_id, count(*) AS checks, count(*) FILTER (WHERE decision = 'deny') AS denied
+        FROM checks WHERE checked_at >= $1 GROUP BY agency_id
+    ), t AS (
+        SELECT agency_id, count(*) AS attempts, count(*) FILTER (WHERE NOT compliant) AS non_compliant
+        FROM attempts WHERE reported_at >= $1 GROUP BY agency_id
+    ), d AS (
+        SELECT agency_id, count(*) AS complaints, count(*) FILTER (WHERE outcome = 'upheld') AS upheld
+        FROM disputes WHERE created_at >= $1 AND agency_id IS NOT NULL GROUP BY agency_id
+    )
+    SELECT a.id AS agency_id, a.name, a.status,
+           coalesce(c.checks, 0) AS checks, coalesce(c.denied, 0) AS denied,
+           round(c.denied::numeric / nullif(c.checks, 0), 4)::float8 AS deny_rate,
+           coalesce(t.attempts, 0) AS attempts, coalesce(t.non_compliant, 0) AS non_compliant_attempts,
+           coalesce(d.complaints, 0) AS complaints, coalesce(d.upheld, 0) AS upheld_complaints,
+           round(coalesce(d.upheld, 0) * 10000.0 / nullif(c.checks, 0), 2)::float8 AS upheld_per_10k_checks
+    FROM agencies a
+    LEFT JOIN c ON c.agency_id = a.id LEFT JOIN t ON t.agency_id = a.id LEFT JOIN d ON d.agency_id = a.id
+    ORDER BY coalesce(c.checks, 0) DESC, a.name
+"""
+NOW = "SELECT now()"
+
+
+async def figures(conn: Connection, since: datetime) -> Figures:
+    rows = await conn.fetch(FIGURES, since)
+    return Figures(
+        since=since,
+        until=await conn.fetchval(NOW),
+        agencies=[msgspec.convert(dict(r), AgencyFigures) for r in rows],
+    )

@@ -1,0 +1,128 @@
+"""Evidence files a contact attaches: recordings, screenshots, PDFs, typed by their content."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from uuid import UUID
+
+import msgspec
+import puremagic
+
+from registry import audit
+from registry.database import Connection
+from registry.disputes import queries
+from registry.disputes.contact_auth import Contact
+from registry.disputes.schemas import PENDING, Attachment
+from registry.errors import Conflict, InvalidInput, NotFound
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_PER_DISPUTE = 10
+FIELD = "file"
+
+# puremagic names what the bytes are by extension more reliably than by MIME type, so
+# the extension it finds (never the uploaded name) picks the type we store and serve.
+TYPES_BY_EXTENSION = {
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".jfif": "image/jpeg",
+    ".jpe": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".heic": "image/heic",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".f4a": "audio/mp4",
+    ".wav": "audio/wav",
+    ".amr": "audio/amr",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".aac": "audio/aac",
+    ".3gp": "audio/3gpp",
+}
+
+
+def content_type_of(data: bytes) -> str | None:
+    """The allowed type the bytes really are, or None."""
+    try:
+        matches = puremagic.magic_string(data[:65536])
+    except puremagic.PureError:
+        return None
+    for match in sorted(matches, key=lambda m: -m.confidence):
+        found = TYPES_BY_EXTENSION.get(match.extension.lower())
+        if found is not None:
+            return found
+    return None
+
+
+def clean_filename(name: str | None) -> str:
+    """A display name only (never a path): no directories, no control characters, bounded."""
+    base = re.split(r"[\\/]", unicodedata.normalize("NFC", name or ""))[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
+    return base[:200] or "attachment"
+
+
+COUNT = "SELECT count(*) FROM dispute_attachments WHERE dispute_id = $1"
+INSERT = """
+    INSERT INTO dispute_attachments (dispute_id, filename, content_type, size, sha256, content)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    RETURNING id, filename, content_type, size, encode(sha256, 'hex') AS sha256, created_at
+"""
+
+
+async def attach(conn: Connection, contact: Contact, ref: str, filename: str | None, data: bytes) -> Attachment:
+    if not data:
+        raise InvalidInput(FIELD, "the file is empty")
+    if len(data) > MAX_BYTES:
+        raise InvalidInput(FIELD, "larger than 10 MB")
+    content_type = content_type_of(data)
+    if content_type is None:
+        raise InvalidInput(FIELD, "only audio recordings, images and PDF files are accepted (checked by content)")
+    name = clean_filename(filename)
+    async with conn.transaction():
+        dispute = await queries.own_dispute(conn, contact, ref, lock=True)
+        if dispute.status not in PENDING:
+            raise Conflict(f"this dispute is {dispute.status}; it takes no more attachments")
+        if await conn.fetchval(COUNT, dispute.id) >= MAX_PER_DISPUTE:
+            raise Conflict(f"at most {MAX_PER_DISPUTE} attachments per dispute")
+        digest = hashlib.sha256(data).digest()
+        row = await conn.fetchrow(INSERT, dispute.id, name, content_type, len(data), digest, data)
+        assert row is not None
+        attachment = msgspec.convert(dict(row), Attachment)
+        await queries.add_event(conn, dispute.id, "contact", "attachment_added", name)
+        await audit.record(
+            conn,
+            contact.actor,
+            "dispute.attach",
+            f"dispute:{dispute.ref}",
+            {
+                "attachment_id": str(attachment.id),
+                "content_type": content_type,
+                "size": len(data),
+                "sha256": attachment.sha256,
+            },
+        )
+    return attachment
+
+
+class StoredFile(msgspec.Struct, frozen=True, kw_only=True):
+    filename: str
+    content_type: str
+    content: bytes
+
+
+CONTENT = """
+    SELECT x.filename, x.content_type, x.content FROM dispute_attachments x JOIN disputes d ON d.id = x.dispute_id
+    WHERE d.ref = $1 AND x.id = $2
+"""
+
+
+async def content(conn: Connection, ref: str, attachment_id: UUID) -> StoredFile:
+    row = await conn.fetchrow(CONTENT, queries.normalize_ref(ref), attachment_id)
+    if row is None:
+        raise NotFound("no such attachment")
+    return msgspec.convert(dict(row), StoredFile)
