@@ -1,7 +1,117 @@
-"""Routes of this feature; filled in by its issue."""
+"""The contact JSON API (DESIGN.md, Contact API): codes, sessions, rules, me, erasure."""
 
 from __future__ import annotations
 
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
 from litestar.types import ControllerRouterHandler
 
-ROUTES: list[ControllerRouterHandler] = []
+from registry import tokens
+from registry.contacts import queries
+from registry.contacts.schemas import (
+    CodeRequest,
+    CodeSent,
+    ContactSession,
+    Me,
+    RuleChange,
+    RuleRequest,
+    SessionRequest,
+    SessionToken,
+)
+from registry.contacts.sms import sender_for
+from registry.database import Connection
+from registry.settings import Settings
+from registry.web.i18n import Texts, negotiate
+
+
+async def bearer_contact(request: Request[Any, Any, Any], conn: NamedDependency[Connection]) -> ContactSession:
+    """The contact a bearer token speaks for (401 otherwise)."""
+    return await queries.session_from_token(conn, tokens.bearer(request.headers.get("authorization")))
+
+
+def texts_for(request: Request[Any, Any, Any]) -> Texts:
+    """Receipts are worded in the caller's Accept-Language (Chinese by default)."""
+    return Texts(negotiate(request.headers.get("accept-language")))
+
+
+def client_address(request: Request[Any, Any, Any]) -> str | None:
+    return request.client.host if request.client else None
+
+
+class ContactController(Controller):
+    path = "/v1/contact"
+    tags = ["contact"]  # noqa: RUF012
+    dependencies = {"contact": Provide(bearer_contact)}  # noqa: RUF012
+
+    @post("/codes", status_code=202)
+    async def request_code(
+        self,
+        data: JSONBody[CodeRequest],
+        request: Request[Any, Any, Any],
+        conn: NamedDependency[Connection],
+        settings: NamedDependency[Settings],
+    ) -> CodeSent:
+        """Send a 6-digit code by SMS, valid 10 minutes; the same answer for every valid number."""
+        return await queries.send_code(conn, settings, sender_for(settings), data.phone, client_address(request))
+
+    @post("/sessions", status_code=201)
+    async def open_session(
+        self,
+        data: JSONBody[SessionRequest],
+        request: Request[Any, Any, Any],
+        conn: NamedDependency[Connection],
+        settings: NamedDependency[Settings],
+    ) -> SessionToken:
+        """Trade the code for a session token; 401 when wrong, and the fifth wrong try voids the code."""
+        return await queries.open_session(conn, settings, data.phone, data.code, client_address(request))
+
+    @delete("/sessions", status_code=204)
+    async def close_session(self, conn: NamedDependency[Connection], contact: NamedDependency[ContactSession]) -> None:
+        """Log out: the token stops working."""
+        await queries.end_session(conn, contact)
+
+    @get("/me")
+    async def show_me(self, conn: NamedDependency[Connection], contact: NamedDependency[ContactSession]) -> Me:
+        """The masked number, rules with their state, the last 90 days of checks, and complaints."""
+        return await queries.me(conn, contact)
+
+    @delete("/me", status_code=204)
+    async def erase_me(
+        self,
+        conn: NamedDependency[Connection],
+        settings: NamedDependency[Settings],
+        contact: NamedDependency[ContactSession],
+    ) -> None:
+        """Erase rules and sessions, which also ends the protection; logs and complaints stay."""
+        await queries.erase(conn, settings, contact)
+
+    @post("/rules", status_code=201)
+    async def add_rule(
+        self,
+        data: JSONBody[RuleRequest],
+        request: Request[Any, Any, Any],
+        conn: NamedDependency[Connection],
+        settings: NamedDependency[Settings],
+        contact: NamedDependency[ContactSession],
+    ) -> RuleChange:
+        """Refuse (all agencies or one) or consent (an agency and/or a borrower, until a date); with a receipt."""
+        return await queries.add_rule(conn, settings, contact, data, texts_for(request))
+
+    @delete("/rules/{rule_id:uuid}", status_code=200)
+    async def withdraw_rule(
+        self,
+        rule_id: FromPath[UUID],
+        request: Request[Any, Any, Any],
+        conn: NamedDependency[Connection],
+        settings: NamedDependency[Settings],
+        contact: NamedDependency[ContactSession],
+    ) -> RuleChange:
+        """Withdraw a rule; with a receipt."""
+        return await queries.withdraw_rule(conn, settings, contact, rule_id, texts_for(request))
+
+
+ROUTES: list[ControllerRouterHandler] = [ContactController]
