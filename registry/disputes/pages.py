@@ -1,7 +1,289 @@
-"""The contact's complaint pages (filled in once the contacts' base template and i18n exist)."""
+"""The contact's complaint pages: file one (with a recording), follow its status and timeline, withdraw it."""
 
 from __future__ import annotations
 
+import contextlib
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency, Provide
+from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
-ROUTES: list[ControllerRouterHandler] = []
+from registry.admin import agencies
+from registry.contacts.schemas import ContactSession
+from registry.database import Connection
+from registry.disputes import attachments, queries
+from registry.disputes.contact_auth import Contact
+from registry.disputes.schemas import PENDING, DisputeRequest
+from registry.errors import DomainError, InvalidInput, NotFound, TooManyRequests
+from registry.settings import Settings
+from registry.web.i18n import DISPLAY_ZONE, Texts
+from registry.web.session import SignInRequired, page, provide_contact, provide_texts, sign_in_redirect
+
+UPLOAD_MAX_BODY = attachments.MAX_BYTES + 64 * 1024
+
+
+def as_contact(session: ContactSession) -> Contact:
+    return Contact(phone_key=bytes(session.phone_key), phone_hint=session.phone_hint)
+
+
+def category_words(texts: Texts) -> dict[str, str]:
+    _ = texts.gettext
+    return {
+        "called_after_refusal": _("They called after I refused"),
+        "too_frequent": _("Too many calls"),
+        "impersonation": _("Claimed to be a court, police, prosecutor, lawyer or a bank's legal department"),
+        "threats": _("Threats"),
+        "disclosed_debt": _("Told my family or colleagues about the debt"),
+        "abusive_language": _("Abusive language"),
+        "contacted_family": _("Contacted my family"),
+        "other": _("Something else"),
+    }
+
+
+def status_words(texts: Texts) -> dict[str, str]:
+    _ = texts.gettext
+    return {
+        "open": _("Received, waiting for a reviewer"),
+        "awaiting_agency": _("Waiting for the agency's answer"),
+        "under_review": _("A reviewer is looking at it"),
+        "upheld": _("Upheld: your complaint was found justified"),
+        "dismissed": _("Dismissed"),
+        "withdrawn": _("Withdrawn by you"),
+    }
+
+
+def event_words(texts: Texts) -> dict[str, str]:
+    _ = texts.gettext
+    return {
+        "filed": _("You filed the complaint"),
+        "sent_to_agency": _("Sent to the agency for an answer (due in 7 days)"),
+        "attachment_added": _("You added a file"),
+        "agency_response": _("The agency answered; a reviewer will weigh it"),
+        "upheld": _("A reviewer upheld the complaint"),
+        "dismissed": _("A reviewer dismissed the complaint"),
+        "agency_suspended": _("The agency was suspended: its checks are refused"),
+        "withdrawn": _("You withdrew the complaint"),
+    }
+
+
+def explain(exc: DomainError, texts: Texts) -> str:
+    """A problem with the form, in the page's language."""
+    _ = texts.gettext
+    if isinstance(exc, TooManyRequests):
+        return _("You have filed many complaints today. Please add to an open one, or try again tomorrow.")
+    if isinstance(exc, NotFound):
+        return _("We could not find that complaint.")
+    if isinstance(exc, InvalidInput):
+        field = exc.field.split("[")[0]
+        words = {
+            "agency_id": _("Choose the agency, or give the caller's name or number."),
+            "caller_numbers": _("One of the caller's numbers is not a phone number we can use. Check the digits."),
+            "categories": _("Tick at least one thing that happened."),
+            "occurred_at": _("Give the date and time of the call (not in the future, not older than three years)."),
+            "description": _("Say what happened, in up to 4000 characters."),
+            "call_count": _("The number of calls is a whole number."),
+            "caller_name": _("The caller's name is too long."),
+            "file": _("The file must be an audio recording, an image or a PDF, at most 10 MB."),
+        }
+        if field in words:
+            return words[field]
+    return _("Something is not right. Please check and try again.")
+
+
+async def form_page(
+    conn: Connection, texts: Texts, *, status: int = 200, error: str | None = None, values: dict[str, Any] | None = None
+) -> Template:
+    return page(
+        texts,
+        "complaints/new.html",
+        status=status,
+        error=error,
+        values=values or {},
+        agencies=await agencies.public_agencies(conn),
+        categories=category_words(texts),
+    )
+
+
+def parse_form(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Form fields -> (the JSON-shaped request, the values to show again if it is refused)."""
+    values: dict[str, Any] = {
+        "agency_id": (form.get("agency_id") or "").strip(),
+        "caller_name": (form.get("caller_name") or "").strip(),
+        "caller_numbers": (form.get("caller_numbers") or "").strip(),
+        "categories": list(form.getall("categories", [])),
+        "occurred_at": (form.get("occurred_at") or "").strip(),
+        "call_count": (form.get("call_count") or "").strip(),
+        "description": form.get("description") or "",
+    }
+    body: dict[str, Any] = {"categories": values["categories"], "description": values["description"]}
+    if values["agency_id"]:
+        body["agency_id"] = values["agency_id"]
+    if values["caller_name"]:
+        body["caller_name"] = values["caller_name"]
+    raw_numbers: str = values["caller_numbers"]
+    numbers = [n.strip() for n in raw_numbers.replace(",", "\n").replace("，", "\n").splitlines()]
+    if any(numbers):
+        body["caller_numbers"] = [n for n in numbers if n]
+    if values["call_count"]:
+        body["call_count"] = values["call_count"]
+    # The form's datetime-local has no zone; the people filing are in China, so it is Beijing time.
+    occurred: str = values["occurred_at"]
+    if occurred:
+        try:
+            body["occurred_at"] = datetime.fromisoformat(occurred).replace(tzinfo=DISPLAY_ZONE)
+        except ValueError:
+            body["occurred_at"] = occurred
+    return body, values
+
+
+def to_request(body: dict[str, Any]) -> DisputeRequest:
+    if "occurred_at" not in body:
+        raise InvalidInput("occurred_at", "required")
+    try:
+        return msgspec.convert(body, DisputeRequest, strict=False)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        field = message.rsplit("at `$.", 1)[1].rstrip("`") if "at `$." in message else "description"
+        raise InvalidInput(field, message) from None
+
+
+class ComplaintPages(Controller):
+    path = "/complaints"
+    include_in_schema = False
+    dependencies = {  # noqa: RUF012
+        "texts": Provide(provide_texts, sync_to_thread=False),
+        "session": Provide(provide_contact),
+    }
+    exception_handlers = {SignInRequired: sign_in_redirect}  # noqa: RUF012
+
+    @get("/")
+    async def mine(
+        self, conn: NamedDependency[Connection], texts: NamedDependency[Texts], session: NamedDependency[ContactSession]
+    ) -> Template:
+        items = await queries.contact_disputes(conn, as_contact(session))
+        return page(texts, "complaints/list.html", items=items, statuses=status_words(texts))
+
+    @get("/new")
+    async def new(
+        self, conn: NamedDependency[Connection], texts: NamedDependency[Texts], session: NamedDependency[ContactSession]
+    ) -> Template:
+        return await form_page(conn, texts)
+
+    @post("/", request_max_body_size=UPLOAD_MAX_BODY, status_code=303)
+    async def file(
+        self,
+        request: Request[Any, Any, Any],
+        conn: NamedDependency[Connection],
+        settings: NamedDependency[Settings],
+        texts: NamedDependency[Texts],
+        session: NamedDependency[ContactSession],
+    ) -> Template | Redirect:
+        """File from the form; a recording or screenshot may come with it."""
+        form = await request.form()
+        body, values = parse_form(form)
+        upload = form.get("file")
+        data = b""
+        if isinstance(upload, UploadFile) and upload.filename:
+            data = await upload.read(attachments.MAX_BYTES + 1)
+            await upload.close()
+        contact = as_contact(session)
+        try:
+            # The file is checked before anything is filed, so a refused file files nothing.
+            if data and (len(data) > attachments.MAX_BYTES or attachments.content_type_of(data) is None):
+                raise InvalidInput("file", "not an accepted file")
+            filed = await queries.file_dispute(
+                conn, contact, to_request(body), pepper=settings.pepper, region=settings.default_region
+            )
+            if data and isinstance(upload, UploadFile):
+                await attachments.attach(conn, contact, filed.ref, upload.filename, data)
+        except DomainError as exc:
+            return await form_page(
+                conn,
+                texts,
+                status=422 if isinstance(exc, InvalidInput) else exc.status,
+                error=explain(exc, texts),
+                values=values,
+            )
+        return Redirect(path=f"/complaints/{filed.ref}?filed=1", status_code=303)
+
+    @get("/{ref:str}")
+    async def show(
+        self,
+        request: Request[Any, Any, Any],
+        conn: NamedDependency[Connection],
+        texts: NamedDependency[Texts],
+        session: NamedDependency[ContactSession],
+        ref: str,
+    ) -> Template:
+        try:
+            dispute = await queries.contact_view(conn, as_contact(session), ref)
+        except NotFound as exc:
+            return page(texts, "complaints/missing.html", status=404, error=explain(exc, texts))
+        return page(
+            texts,
+            "complaints/show.html",
+            d=dispute,
+            pending=dispute.status in PENDING,
+            statuses=status_words(texts),
+            events=event_words(texts),
+            categories=category_words(texts),
+            filed=request.query_params.get("filed") == "1",
+            notice=request.query_params.get("notice"),
+            error=None,
+        )
+
+    @post("/{ref:str}/attachments", request_max_body_size=UPLOAD_MAX_BODY, status_code=303)
+    async def attach(
+        self,
+        request: Request[Any, Any, Any],
+        conn: NamedDependency[Connection],
+        texts: NamedDependency[Texts],
+        session: NamedDependency[ContactSession],
+        ref: str,
+    ) -> Template | Redirect:
+        form = await request.form()
+        upload = form.get("file")
+        contact = as_contact(session)
+        try:
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise InvalidInput("file", "no file")
+            data = await upload.read(attachments.MAX_BYTES + 1)
+            await upload.close()
+            await attachments.attach(conn, contact, ref, upload.filename, data)
+        except DomainError as exc:
+            dispute = await queries.contact_view(conn, contact, ref)
+            return page(
+                texts,
+                "complaints/show.html",
+                status=422 if isinstance(exc, InvalidInput) else exc.status,
+                d=dispute,
+                pending=dispute.status in PENDING,
+                statuses=status_words(texts),
+                events=event_words(texts),
+                categories=category_words(texts),
+                filed=False,
+                notice=None,
+                error=explain(exc, texts),
+            )
+        return Redirect(path=f"/complaints/{queries.normalize_ref(ref)}?notice=attached", status_code=303)
+
+    @post("/{ref:str}/withdraw", status_code=303)
+    async def withdraw(
+        self,
+        conn: NamedDependency[Connection],
+        texts: NamedDependency[Texts],
+        session: NamedDependency[ContactSession],
+        ref: str,
+    ) -> Redirect:
+        # Already decided or withdrawn: the page shows where it stands.
+        with contextlib.suppress(DomainError):
+            await queries.withdraw(conn, as_contact(session), ref)
+        return Redirect(path=f"/complaints/{queries.normalize_ref(ref)}?notice=withdrawn", status_code=303)
+
+
+ROUTES: list[ControllerRouterHandler] = [ComplaintPages]
