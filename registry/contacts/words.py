@@ -25,9 +25,9 @@ def describe_rule(rule: Rule, texts: Texts) -> str:
         text = _("%(agency)s may call you about debts.", agency=agency)
     else:
         text = _("Agencies may call you about the debt of %(borrower)s.", borrower=borrower)
-    if rule.expires_at is None:
-        return text + " " + _("No end date.")
-    return text + " " + _("Until %(date)s.", date=texts.date(rule.expires_at))
+    until = _("No end date.") if rule.expires_at is None else _("Until %(date)s.", date=texts.date(rule.expires_at))
+    # Chinese runs sentences together after "。"; English needs a space.
+    return text + ("" if text.endswith("。") else " ") + until
 
 
 def receipt_text(action: ReceiptAction, rule: Rule, texts: Texts) -> str:

@@ -84,7 +84,8 @@ class Texts:
         return format_date(value.astimezone(DISPLAY_ZONE), format="long", locale=self.locale)
 
     def datetime(self, value: datetime) -> str:
-        return format_datetime(value.astimezone(DISPLAY_ZONE), format="medium", locale=self.locale)
+        local = format_datetime(value.astimezone(DISPLAY_ZONE), format="medium", locale=self.locale)
+        return self.gettext("%(time)s Beijing time", time=local)
 
     @property
     def html_lang(self) -> str:

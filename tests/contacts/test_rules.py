@@ -25,7 +25,7 @@ async def test_refuse_all_gives_a_receipt_in_the_callers_language(api: httpx.Asy
     assert rule["kind"] == "refuse" and rule["state"] == "active"
     assert rule["agency_id"] is None and rule["borrower"] is None and rule["expires_at"] is None
     assert receipt["action"] == "rule_added" and receipt["id"] and receipt["issued_at"]
-    assert receipt["text"] == "已登记：任何机构都不得因任何人的欠款给您打电话。 长期有效。"
+    assert receipt["text"] == "已登记：任何机构都不得因任何人的欠款给您打电话。长期有效。"
     assert [r["id"] for r in receipt["rules_in_force"]] == [rule["id"]]
 
     english = await api.post("/v1/contact/rules", json={"kind": "refuse"}, headers=auth(token, "en-US,en;q=0.9"))

@@ -1,0 +1,208 @@
+"""The pages in a real Chromium on a 360x740 screen: refuse in two taps, who looked me up, withdraw,
+consent, erase, both languages; every wrong input gets a plain message in the page's language."""
+
+from __future__ import annotations
+
+import httpx
+from playwright.async_api import Browser, Page, expect
+
+from registry.database import Connection
+from tests.conftest import LiveServer
+from tests.contacts.conftest import latest_code
+from tests.factories import bearer, make_agency, make_agency_with_key
+from tests.web.conftest import phone_context, shot, sign_in_on_page
+
+PHONE = "+8613800138000"
+
+
+async def agency_check(live_server: LiveServer, key: object) -> tuple[str, str]:
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        response = await client.post("/v1/checks", json={"phone": "13800138000"}, headers=bearer(key))  # type: ignore[arg-type]
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return body["decision"], body["reason"]
+
+
+async def test_refuse_everything_in_two_taps_then_withdraw(
+    page: Page, live_server: LiveServer, conn: Connection
+) -> None:
+    _, key = await make_agency_with_key(conn, "示例催收有限公司")
+
+    await page.goto("/")
+    await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    await expect(page.locator("h1")).to_contain_text("催收")
+    await shot(page, "01-start-zh")
+    await page.click("text=开始")
+    await expect(page.locator("h1")).to_have_text("您的手机号码")
+
+    await page.fill("#phone", "12345")
+    await page.click("button[type=submit]")
+    await expect(page.locator("#error")).to_have_text("这不是有效的手机号码，请核对后重试。")
+    await expect(page.locator("#phone")).to_have_value("12345")
+    await shot(page, "02-verify-phone-error-zh")
+    await page.fill("#phone", "138 0013 8000")
+    await page.click("button[type=submit]")
+    await expect(page.locator("h1")).to_have_text("输入验证码")
+    await shot(page, "03-verify-code-zh")
+
+    code = await latest_code(conn, PHONE)
+    await page.fill("#code", f"{(int(code) + 1) % 1_000_000:06d}")
+    await page.click("form[action='/verify/code'] button[type=submit]")
+    await expect(page.locator("#error")).to_have_text("验证码不对或已过期。请核对短信，或重新获取验证码。")
+    await shot(page, "04-verify-code-error-zh")
+    await page.fill("#code", "12a")
+    await page.click("form[action='/verify/code'] button[type=submit]")
+    await expect(page.locator("#error")).to_have_text("验证码是 6 位数字，请照短信填写。")
+    await page.fill("#code", code)
+    await page.click("form[action='/verify/code'] button[type=submit]")
+    await page.wait_for_url("**/me")
+    await expect(page.locator("#protection")).to_have_text("您还没有拒绝催收来电。")
+    await shot(page, "05-status-zh")
+
+    # Two taps from the status page: the big button, then the confirmation.
+    await page.click("#refuse-all")
+    await shot(page, "06-refuse-zh")
+    await page.click("#confirm-refuse-all")
+    await page.wait_for_url("**/me/receipts/*")
+    await expect(page.locator("#receipt-text")).to_have_text(
+        "已登记：任何机构都不得因任何人的欠款给您打电话。长期有效。"
+    )
+    await shot(page, "07-receipt-zh")
+
+    assert await agency_check(live_server, key) == ("deny", "refused")
+
+    await page.goto("/me")
+    await expect(page.locator("#protection")).to_contain_text("您已拒绝所有催收来电")
+    await expect(page.locator("#refuse-all")).to_have_count(0)
+    await shot(page, "08-status-refused-zh")
+    await page.click("text=谁查询过我（1）")
+    await expect(page.locator("#checks li")).to_have_count(1)
+    await expect(page.locator("#checks li")).to_contain_text("示例催收有限公司")
+    await expect(page.locator("#checks li")).to_contain_text("已告知不得来电：您已拒绝")
+    await shot(page, "09-checks-zh")
+
+    await page.goto("/me")
+    await page.click("#rules >> text=撤回")
+    await expect(page.locator("h1")).to_have_text("撤回这条登记？")
+    await shot(page, "10-withdraw-zh")
+    await page.click("#confirm-withdraw")
+    await page.wait_for_url("**/me/receipts/*")
+    await expect(page.locator("#receipt-text")).to_contain_text("已撤回，不再生效")
+    await expect(page.locator("#in-force")).to_contain_text("无")
+    await shot(page, "11-receipt-withdrawn-zh")
+
+    assert await agency_check(live_server, key) == ("allow", "no_record")
+    assert await conn.fetchval("SELECT count(*) FROM rules WHERE withdrawn_at IS NOT NULL") == 1
+
+
+async def test_consent_in_english_with_plain_errors_and_a_printable_receipt(
+    page: Page, live_server: LiveServer, conn: Connection
+) -> None:
+    agency = await make_agency(conn, "Example Lending Ltd")
+    await page.goto("/")
+    await page.click("text=English")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await shot(page, "20-start-en")
+    await sign_in_on_page(page, conn, PHONE, "+86 138 0013 8000")
+    # The switch is remembered across pages.
+    await expect(page.locator("h1")).to_have_text("My status")
+    await shot(page, "21-status-en")
+
+    await page.click("text=Allow calls about one loan or from one agency")
+    await expect(page.locator("#days")).to_have_value("180")
+    await shot(page, "22-consent-en")
+    await page.click("button[type=submit]")
+    await expect(page.locator("#error")).to_have_text("Choose an agency, or give the borrower's number, or both.")
+    await shot(page, "23-consent-error-en")
+    await page.fill("#borrower_phone", "12345")
+    await page.click("button[type=submit]")
+    await expect(page.locator("#error")).to_have_text(
+        "The borrower's number is not a phone number we can use. Check the digits."
+    )
+    await expect(page.locator("#borrower_phone")).to_have_value("12345")
+    await page.fill("#borrower_phone", "")
+    await page.select_option("#agency_id", label="Example Lending Ltd")
+    await page.fill("#days", "400")
+    await page.click("button[type=submit]")
+    await expect(page.locator("#error")).to_have_text("Choose how many days it lasts: a whole number from 1 to 365.")
+    assert await conn.fetchval("SELECT count(*) FROM rules") == 0
+
+    await page.fill("#days", "30")
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/me/receipts/*")
+    await expect(page.locator("#receipt-text")).to_contain_text(
+        "Recorded: Example Lending Ltd may call you about debts. Until"
+    )
+    await shot(page, "24-receipt-en")
+    await page.emulate_media(media="print")
+    await expect(page.locator("header.top")).to_be_hidden()
+    await shot(page, "25-receipt-print-en")
+    await page.emulate_media(media="screen")
+    row = await conn.fetchrow("SELECT kind, agency_id, expires_at - created_at AS lasts FROM rules")
+    assert (row["kind"], row["agency_id"], round(row["lasts"].total_seconds() / 86400)) == ("consent", agency.id, 30)
+
+    await page.goto("/me")
+    await expect(page.locator("#rules li")).to_contain_text("Example Lending Ltd may call you about debts.")
+    await page.click("text=中文")
+    await expect(page.locator("h1")).to_have_text("我的状态")
+
+
+async def test_erase_explains_first_then_ends_the_protection(page: Page, conn: Connection) -> None:
+    await sign_in_on_page(page, conn, PHONE, "13800138000")
+    await page.click("#refuse-all")
+    await page.click("#confirm-refuse-all")
+    await page.goto("/me")
+    await page.click("text=删除我的数据")
+    await expect(page.locator("#erase-warning")).to_contain_text("删除会结束对您的保护")
+    await shot(page, "30-erase-zh")
+    await page.click("#confirm-erase")
+    await expect(page.locator("h1")).to_have_text("您的数据已删除")
+    await shot(page, "31-erased-zh")
+    assert await conn.fetchval("SELECT count(*) FROM rules") == 0
+    assert await conn.fetchval("SELECT count(*) FROM contact_sessions") == 0
+    await page.goto("/me")
+    await expect(page.locator("h1")).to_have_text("您的手机号码")
+
+
+async def test_language_follows_the_browser_and_the_session_cookie_is_http_only(
+    browser: Browser, live_server: LiveServer, conn: Connection
+) -> None:
+    context = await phone_context(browser, live_server.url, locale="en-US")
+    try:
+        page = await context.new_page()
+        await page.goto("/")
+        await expect(page.locator("h1")).to_have_text("Stop debt collectors calling you about someone else's loan")
+        await sign_in_on_page(page, conn, PHONE, "138-0013-8000")
+        cookies = {c["name"]: c for c in await context.cookies()}
+        session = cookies["contact_session"]
+        assert session["httpOnly"] and session["sameSite"] == "Lax"
+        assert session["value"].startswith("ct_")
+        await page.click("text=Log out")
+        await page.wait_for_url(live_server.url + "/")
+        assert await conn.fetchval("SELECT count(*) FROM contact_sessions WHERE ended_at IS NULL") == 0
+        await page.goto("/me")
+        await expect(page.locator("h1")).to_have_text("Your mobile number")
+    finally:
+        await context.close()
+
+
+async def test_forms_without_the_csrf_token_are_refused(live_server: LiveServer, conn: Connection) -> None:
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        response = await client.post("/verify", data={"phone": "13800138000"})
+    assert response.status_code == 403
+    assert await conn.fetchval("SELECT count(*) FROM sms_outbox") == 0
+
+
+async def test_too_many_codes_gets_a_plain_message(page: Page, live_server: LiveServer, conn: Connection) -> None:
+    async with httpx.AsyncClient(base_url=live_server.url) as client:
+        for n in range(5):
+            sent = await client.post(
+                "/v1/contact/codes", json={"phone": PHONE}, headers={"X-Forwarded-For": f"10.9.0.{n}"}
+            )
+            assert sent.status_code == 202
+    await page.goto("/verify")
+    await page.fill("#phone", "138 0013 8000")
+    await page.click("button[type=submit]")
+    await expect(page.locator("#error")).to_have_text("尝试次数过多，请 60 分钟后再试。")
+    await shot(page, "12-verify-too-many-zh")
+    assert await conn.fetchval("SELECT count(*) FROM sms_outbox") == 5
