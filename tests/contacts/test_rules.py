@@ -112,11 +112,24 @@ async def test_withdraw_gives_a_receipt_and_only_the_owner_can(api: httpx.AsyncC
     assert again.status_code == 409
     unknown = await api.delete("/v1/contact/rules/00000000-0000-0000-0000-000000000000", headers=auth(token))
     assert unknown.status_code == 404
-    # The row stays (withdrawal stamps it); me shows it with its state.
+    # The row stays (withdrawal stamps it); me shows each rule with its state.
+    agency = await make_agency(conn)
+    consent = await api.post(
+        "/v1/contact/rules", json={"kind": "consent", "agency_id": str(agency.id)}, headers=auth(token)
+    )
+    await conn.execute(
+        "UPDATE rules SET expires_at = now() - interval '1 second' WHERE id = $1", consent.json()["rule"]["id"]
+    )
     me = (await api.get("/v1/contact/me", headers=auth(token))).json()
-    assert [(r["id"], r["state"]) for r in me["rules"]] == [(rule["id"], "withdrawn")]
-    actions = [row["action"] for row in await conn.fetch("SELECT action FROM audit_log ORDER BY seq")]
-    assert actions[-2:] == ["rule.refuse", "rule.withdraw"]
+    assert [(r["id"], r["state"]) for r in me["rules"]] == [
+        (consent.json()["rule"]["id"], "expired"),
+        (rule["id"], "withdrawn"),
+    ]
+    actions = [
+        row["action"]
+        for row in await conn.fetch("SELECT action FROM audit_log WHERE action LIKE 'rule.%' ORDER BY seq")
+    ]
+    assert actions == ["rule.refuse", "rule.withdraw", "rule.consent"]
 
 
 async def test_me_lists_recent_checks_and_disputes_of_this_number_only(

@@ -8,7 +8,7 @@ from playwright.async_api import Browser, Page, expect
 
 from registry.database import Connection
 from tests.conftest import LiveServer
-from tests.contacts.conftest import latest_code
+from tests.contacts.conftest import auth, latest_code, sign_in
 from tests.factories import bearer, make_agency, make_agency_with_key
 from tests.web.conftest import phone_context, shot, sign_in_on_page
 
@@ -206,3 +206,20 @@ async def test_too_many_codes_gets_a_plain_message(page: Page, live_server: Live
     await expect(page.locator("#error")).to_have_text("尝试次数过多，请 60 分钟后再试。")
     await shot(page, "12-verify-too-many-zh")
     assert await conn.fetchval("SELECT count(*) FROM sms_outbox") == 5
+
+
+async def test_another_persons_receipt_is_a_plain_not_found_page(
+    api: httpx.AsyncClient, live_server: LiveServer, conn: Connection
+) -> None:
+    owner = await sign_in(api, conn, PHONE)
+    other = await sign_in(api, conn, "+8613900139000")
+    added = await api.post("/v1/contact/rules", json={"kind": "refuse"}, headers=auth(owner))
+    receipt_id = added.json()["receipt"]["id"]
+    pages = {}
+    for who, cookies in (("owner", {"contact_session": owner}), ("other", {"contact_session": other}), ("none", {})):
+        async with httpx.AsyncClient(base_url=live_server.url, cookies=cookies) as client:
+            pages[who] = await client.get(f"/me/receipts/{receipt_id}")
+    own, foreign, signed_out = pages["owner"], pages["other"], pages["none"]
+    assert own.status_code == 200 and "已登记" in own.text
+    assert foreign.status_code == 404 and "没有找到该内容" in foreign.text and "已登记" not in foreign.text
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/verify"
