@@ -87,9 +87,8 @@ def _code_hash(settings: Settings, phone_key: bytes, code: str) -> bytes:
 
 def sms_text(code: str, minutes: int) -> str:
     # Both languages: the SMS goes out before we know which one the person reads.
-    return (
-        f"【催收联系人登记】验证码 {code}，{minutes} 分钟内有效。Contact registry code: {code}, valid {minutes} minutes."
-    )
+    chinese = f"【催收联系人登记】验证码 {code}，{minutes} 分钟内有效。"
+    return chinese + f"Contact registry code: {code}, valid {minutes} minutes."
 
 
 async def send_code(
