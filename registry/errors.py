@@ -131,20 +131,37 @@ def http_problem(exc: HTTPException) -> ProblemDetailsException:
 
 
 def _field_error(item: Any) -> dict[str, str]:
-    """Litestar's validation items look like {"message": ..., "key": ..., "source": ...}."""
+    """Litestar's validation items look like {"message": ..., "key": ..., "source": ...}.
+
+    For a missing or unknown field msgspec blames the whole body (`key` is "data"),
+    so the field's own name is taken from the message instead.
+    """
     if not isinstance(item, dict):
         return {"field": "body", "detail": str(item)}
     message = str(item.get("message", "invalid"))
     key = item.get("key")
-    if not key and "at `$." in message:
-        # msgspec says where: "Expected `str`, got `int` - at `$.phone`"
-        key = message.rsplit("at `$.", 1)[1].rstrip("`")
-        message = message.rsplit(" - at ", 1)[0]
-    if not key and "unknown field `" in message:
-        key = message.split("unknown field `", 1)[1].split("`", 1)[0]
-    if not key and "required field `" in message:
-        key = message.split("required field `", 1)[1].split("`", 1)[0]
+    for marker in ("unknown field `", "required field `"):
+        if marker in message:
+            name = message.split(marker, 1)[1].split("`", 1)[0]
+            prefix = _path(message) or (key if key and key != "data" else "")
+            key = f"{prefix}.{name}" if prefix else name
+            message = message.rsplit(" - at ", 1)[0]
+            break
+    else:
+        if (not key or key == "data") and " - at `$" in message:
+            # msgspec says where: "Expected `str`, got `int` - at `$.phone`"
+            key = _path(message) or key
+            message = message.rsplit(" - at ", 1)[0]
+    if key == "data":
+        key = "body"
     return {"field": str(key or item.get("source") or "body"), "detail": message}
+
+
+def _path(message: str) -> str:
+    """`$.items[3].phone` from msgspec's "... - at `$.items[3].phone`" ("" for the body itself)."""
+    if " - at `$" not in message:
+        return ""
+    return message.rsplit(" - at `$", 1)[1].rstrip("`").lstrip(".")
 
 
 def database_down(exc: Exception) -> ProblemDetailsException:

@@ -38,3 +38,16 @@ async def test_metrics_are_prometheus_text(api: httpx.AsyncClient) -> None:
     response = await api.get("/metrics")
     assert response.status_code == 200
     assert "registry_requests_total" in response.text
+
+
+def test_validation_errors_name_the_field() -> None:
+    """Missing and unknown fields are named themselves, with their path inside the body."""
+    from registry.errors import _field_error
+
+    assert _field_error({"message": "Object contains unknown field `zzz`", "key": "data"})["field"] == "zzz"
+    assert _field_error({"message": "Object missing required field `phone`", "key": "data"})["field"] == "phone"
+    nested = _field_error({"message": "Object contains unknown field `q`", "key": "items[1]", "source": "body"})
+    assert nested == {"field": "items[1].q", "detail": "Object contains unknown field `q`"}
+    typed = _field_error({"message": "Expected `str`, got `int`", "key": "items[0].phone", "source": "body"})
+    assert typed["field"] == "items[0].phone"
+    assert _field_error({"message": "Expected `object`, got `array`", "key": "data"})["field"] == "body"
