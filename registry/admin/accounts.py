@@ -11,6 +11,7 @@ import argon2
 import asyncpg
 import msgspec
 from litestar import Request
+from litestar.di import NamedDependency
 
 from registry import audit
 from registry.database import Connection
@@ -146,6 +147,6 @@ def session_lifetime() -> timedelta:
     return timedelta(hours=SESSION_HOURS)
 
 
-async def provide_staff(request: Request[Any, Any, Any], conn: Connection) -> Staff:
+async def provide_staff(request: Request[Any, Any, Any], conn: NamedDependency[Connection]) -> Staff:
     """Litestar dependency for the admin API (bearer token)."""
     return await authenticate(conn, bearer(request.headers.get("authorization")))

@@ -13,6 +13,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
@@ -145,7 +146,7 @@ class AdminPages(Controller):
         request: Request[Any, Any, Any],
         conn: NamedDependency[Connection],
         staff: NamedDependency[Staff],
-        ref: str,
+        ref: FromPath[str],
     ) -> Template:
         case = await queries.admin_view(conn, ref)
         return view("case", staff, d=case, pending=case.status in PENDING, notice=request.query_params.get("notice"))
@@ -156,7 +157,7 @@ class AdminPages(Controller):
         request: Request[Any, Any, Any],
         conn: NamedDependency[Connection],
         staff: NamedDependency[Staff],
-        ref: str,
+        ref: FromPath[str],
     ) -> Redirect:
         form = await request.form()
         try:
@@ -175,7 +176,11 @@ class AdminPages(Controller):
 
     @get("/disputes/{ref:str}/attachments/{attachment_id:uuid}")
     async def attachment(
-        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], ref: str, attachment_id: UUID
+        self,
+        conn: NamedDependency[Connection],
+        staff: NamedDependency[Staff],
+        ref: FromPath[str],
+        attachment_id: FromPath[UUID],
     ) -> Response[bytes]:
         return attachment_response(await attachments.content(conn, ref, attachment_id))
 
@@ -196,7 +201,7 @@ class AdminPages(Controller):
 
     @get("/agencies/{agency_id:uuid}")
     async def agency(
-        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], agency_id: UUID
+        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], agency_id: FromPath[UUID]
     ) -> Template:
         agency = await agencies.get_agency(conn, agency_id)
         return view("agency", staff, agency=agency, keys=await agencies.list_keys(conn, agency.id), new_key=None)
@@ -207,7 +212,7 @@ class AdminPages(Controller):
         request: Request[Any, Any, Any],
         conn: NamedDependency[Connection],
         staff: NamedDependency[Staff],
-        agency_id: UUID,
+        agency_id: FromPath[UUID],
     ) -> Redirect:
         staff.require_admin()
         form = await request.form()
@@ -217,7 +222,7 @@ class AdminPages(Controller):
 
     @post("/agencies/{agency_id:uuid}/keys", status_code=200)
     async def issue_key(
-        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], agency_id: UUID
+        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], agency_id: FromPath[UUID]
     ) -> Template:
         """The new key is in this response only (not a redirect, so it never sits in a URL or history)."""
         staff.require_admin()
@@ -227,7 +232,7 @@ class AdminPages(Controller):
 
     @post("/keys/{key_id:uuid}/revoke", status_code=303)
     async def revoke_key(
-        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], key_id: UUID
+        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], key_id: FromPath[UUID]
     ) -> Redirect:
         staff.require_admin()
         key = await agencies.revoke_key(conn, key_id, staff.actor)

@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
 from registry.admin import accounts, agencies, stats
@@ -29,7 +29,7 @@ class AdminSessions(Controller):
     tags = ["admin"]  # noqa: RUF012
 
     @post("/")
-    async def sign_in(self, conn: NamedDependency[Connection], data: SessionRequest) -> StaffSession:
+    async def sign_in(self, conn: NamedDependency[Connection], data: JSONBody[SessionRequest]) -> StaffSession:
         """Username and password -> a session token (12 hours); every sign-in is audited."""
         return await accounts.login(conn, data.username, data.password)
 
@@ -52,7 +52,7 @@ class AdminApi(Controller):
 
     @post("/agencies")
     async def create_agency(
-        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], data: AgencyRequest
+        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], data: JSONBody[AgencyRequest]
     ) -> Agency:
         """Register an agency (role admin)."""
         staff.require_admin()
@@ -60,7 +60,7 @@ class AdminApi(Controller):
 
     @get("/agencies/{agency_id:uuid}")
     async def show_agency(
-        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], agency_id: UUID
+        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], agency_id: FromPath[UUID]
     ) -> AgencyWithKeys:
         agency = await agencies.get_agency(conn, agency_id)
         return AgencyWithKeys(agency=agency, keys=await agencies.list_keys(conn, agency.id))
@@ -70,8 +70,8 @@ class AdminApi(Controller):
         self,
         conn: NamedDependency[Connection],
         staff: NamedDependency[Staff],
-        agency_id: UUID,
-        data: StatusChange | None = None,
+        agency_id: FromPath[UUID],
+        data: JSONBody[StatusChange | None] = None,
     ) -> Agency:
         """Suspend at once: the agency's next request is 403 (role admin)."""
         staff.require_admin()
@@ -82,15 +82,15 @@ class AdminApi(Controller):
         self,
         conn: NamedDependency[Connection],
         staff: NamedDependency[Staff],
-        agency_id: UUID,
-        data: StatusChange | None = None,
+        agency_id: FromPath[UUID],
+        data: JSONBody[StatusChange | None] = None,
     ) -> Agency:
         staff.require_admin()
         return await agencies.set_status(conn, agency_id, "active", staff.actor, data.reason if data else "")
 
     @post("/agencies/{agency_id:uuid}/keys")
     async def issue_key(
-        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], agency_id: UUID
+        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], agency_id: FromPath[UUID]
     ) -> IssuedKey:
         """A new API key, shown in this response only (role admin)."""
         staff.require_admin()
@@ -98,7 +98,7 @@ class AdminApi(Controller):
 
     @delete("/keys/{key_id:uuid}", status_code=200)
     async def revoke_key(
-        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], key_id: UUID
+        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], key_id: FromPath[UUID]
     ) -> ApiKey:
         staff.require_admin()
         return await agencies.revoke_key(conn, key_id, staff.actor)
@@ -108,7 +108,7 @@ class AdminApi(Controller):
         self,
         conn: NamedDependency[Connection],
         staff: NamedDependency[Staff],
-        days: Annotated[int, Parameter(ge=1, le=3660)] = 30,
+        days: Annotated[int, QueryParameter(ge=1, le=3660)] = 30,
     ) -> stats.Figures:
         """Per agency over the last `days`: checks, deny rate, non-compliant attempts, upheld per 10,000 checks."""
         return await stats.figures(conn, datetime.now(UTC) - timedelta(days=days))

@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request
+from litestar.di import NamedDependency
 
 from registry import tokens
 from registry.database import Connection
@@ -33,6 +34,6 @@ async def contact_from_token(conn: Connection, token: str | None) -> Contact:
     return Contact(phone_key=bytes(session.phone_key), phone_hint=session.phone_hint)
 
 
-async def provide_contact(request: Request[Any, Any, Any], conn: Connection) -> Contact:
+async def provide_contact(request: Request[Any, Any, Any], conn: NamedDependency[Connection]) -> Contact:
     """Litestar dependency for the contact API (bearer token)."""
     return await contact_from_token(conn, tokens.bearer(request.headers.get("authorization")))

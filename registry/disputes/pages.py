@@ -10,6 +10,7 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
@@ -218,7 +219,7 @@ class ComplaintPages(Controller):
         conn: NamedDependency[Connection],
         texts: NamedDependency[Texts],
         session: NamedDependency[ContactSession],
-        ref: str,
+        ref: FromPath[str],
     ) -> Template:
         try:
             dispute = await queries.contact_view(conn, as_contact(session), ref)
@@ -244,7 +245,7 @@ class ComplaintPages(Controller):
         conn: NamedDependency[Connection],
         texts: NamedDependency[Texts],
         session: NamedDependency[ContactSession],
-        ref: str,
+        ref: FromPath[str],
     ) -> Template | Redirect:
         form = await request.form()
         upload = form.get("file")
@@ -278,7 +279,7 @@ class ComplaintPages(Controller):
         conn: NamedDependency[Connection],
         texts: NamedDependency[Texts],
         session: NamedDependency[ContactSession],
-        ref: str,
+        ref: FromPath[str],
     ) -> Redirect:
         # Already decided or withdrawn: the page shows where it stands.
         with contextlib.suppress(DomainError):

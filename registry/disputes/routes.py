@@ -9,7 +9,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
 from registry import tokens
@@ -57,7 +57,7 @@ class ContactDisputes(Controller):
         conn: NamedDependency[Connection],
         settings: NamedDependency[Settings],
         contact: NamedDependency[Contact],
-        data: DisputeRequest,
+        data: JSONBody[DisputeRequest],
     ) -> Filed:
         """File a complaint; it gets a reference like D-2026-7KQ3M9 to follow it by."""
         return await queries.file_dispute(conn, contact, data, pepper=settings.pepper, region=settings.default_region)
@@ -71,14 +71,14 @@ class ContactDisputes(Controller):
 
     @get("/{ref:str}")
     async def show(
-        self, conn: NamedDependency[Connection], contact: NamedDependency[Contact], ref: str
+        self, conn: NamedDependency[Connection], contact: NamedDependency[Contact], ref: FromPath[str]
     ) -> ContactDispute:
         """Status and the contact-visible timeline."""
         return await queries.contact_view(conn, contact, ref)
 
     @delete("/{ref:str}", status_code=200)
     async def withdraw(
-        self, conn: NamedDependency[Connection], contact: NamedDependency[Contact], ref: str
+        self, conn: NamedDependency[Connection], contact: NamedDependency[Contact], ref: FromPath[str]
     ) -> ContactDispute:
         """Withdraw a complaint that is not decided yet."""
         await queries.withdraw(conn, contact, ref)
@@ -90,7 +90,7 @@ class ContactDisputes(Controller):
         request: Request[Any, Any, Any],
         conn: NamedDependency[Connection],
         contact: NamedDependency[Contact],
-        ref: str,
+        ref: FromPath[str],
     ) -> Attachment:
         """Multipart field `file`: an audio recording, an image or a PDF, 10 MB at most."""
         form = await request.form()
@@ -112,19 +112,25 @@ class AgencyDisputes(Controller):
         self,
         conn: NamedDependency[Connection],
         caller: NamedDependency[Caller],
-        status: Status | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        status: FromQuery[Status | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> dict[str, list[AgencyDispute]]:
         """Complaints against this agency (the contact only as a masked hint)."""
         return {"items": await queries.agency_disputes(conn, caller.agency_id, status, limit)}
 
     @get("/{ref:str}")
-    async def show(self, conn: NamedDependency[Connection], caller: NamedDependency[Caller], ref: str) -> AgencyDispute:
+    async def show(
+        self, conn: NamedDependency[Connection], caller: NamedDependency[Caller], ref: FromPath[str]
+    ) -> AgencyDispute:
         return await queries.agency_view(conn, caller.agency_id, ref)
 
     @post("/{ref:str}/responses")
     async def respond(
-        self, conn: NamedDependency[Connection], caller: NamedDependency[Caller], ref: str, data: ResponseRequest
+        self,
+        conn: NamedDependency[Connection],
+        caller: NamedDependency[Caller],
+        ref: FromPath[str],
+        data: JSONBody[ResponseRequest],
     ) -> AgencyDispute:
         """The agency's answer, due within 7 days; the first one sends the case to review."""
         return await queries.respond(conn, caller.agency_id, caller.key_id, ref, data.text)
@@ -140,11 +146,11 @@ class AdminDisputes(Controller):
         self,
         conn: NamedDependency[Connection],
         staff: NamedDependency[Staff],
-        status: Status | None = None,
-        agency_id: UUID | None = None,
-        overdue: bool | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        status: FromQuery[Status | None] = None,
+        agency_id: FromQuery[UUID | None] = None,
+        overdue: FromQuery[bool | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> dict[str, list[QueueItem]]:
         """The review queue: pending first, soonest decision deadline first."""
         items = await queries.queue(
@@ -153,13 +159,19 @@ class AdminDisputes(Controller):
         return {"items": items}
 
     @get("/{ref:str}")
-    async def case(self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], ref: str) -> AdminDispute:
+    async def case(
+        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], ref: FromPath[str]
+    ) -> AdminDispute:
         """The case with its evidence (checks, permits, attempts, rule history) and full timeline."""
         return await queries.admin_view(conn, ref)
 
     @post("/{ref:str}/decision", status_code=200)
     async def decide(
-        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], ref: str, data: DecisionRequest
+        self,
+        conn: NamedDependency[Connection],
+        staff: NamedDependency[Staff],
+        ref: FromPath[str],
+        data: JSONBody[DecisionRequest],
     ) -> AdminDispute:
         """Uphold or dismiss, with a note; an upheld case may warn or suspend the agency."""
         await queries.decide(conn, ref, data, staff.admin_id, staff.actor)
@@ -167,7 +179,11 @@ class AdminDisputes(Controller):
 
     @get("/{ref:str}/attachments/{attachment_id:uuid}")
     async def attachment(
-        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], ref: str, attachment_id: UUID
+        self,
+        conn: NamedDependency[Connection],
+        staff: NamedDependency[Staff],
+        ref: FromPath[str],
+        attachment_id: FromPath[UUID],
     ) -> Response[bytes]:
         stored = await attachments.content(conn, ref, attachment_id)
         return attachment_response(stored)
