@@ -15,7 +15,7 @@ from litestar.di import NamedDependency
 
 from registry import audit
 from registry.database import Connection
-from registry.errors import Conflict, Forbidden, InvalidInput, Unauthorized
+from registry.errors import Conflict, Forbidden, InvalidInput, TooManyRequests, Unauthorized
 from registry.tokens import bearer, new_token, token_hash
 
 ROLES = ("admin", "reviewer")
@@ -84,7 +84,21 @@ async def create_admin(conn: Connection, username: str, role: str, password: str
     return account
 
 
-FIND_ADMIN = "SELECT id, password_hash, role, disabled_at FROM admins WHERE username = $1"
+FIND_ADMIN = """
+    SELECT id, password_hash, role, disabled_at, ceil(extract(epoch FROM locked_until - now()))::int AS locked_for
+    FROM admins WHERE username = $1
+"""
+# The fifth wrong password in a row locks the account for LOCK_MINUTES; a right one resets the count.
+FAILED = """
+    UPDATE admins
+    SET failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
+        locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(mins => $3) ELSE locked_until END
+    WHERE id = $1
+    RETURNING locked_until IS NOT NULL AND locked_until > now() AS locked
+"""
+SUCCEEDED = "UPDATE admins SET failed_logins = 0, locked_until = NULL WHERE id = $1"
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
 INSERT_SESSION = """
     INSERT INTO admin_sessions (admin_id, token_hash, expires_at) VALUES ($1, $2, now() + make_interval(hours => $3))
     RETURNING expires_at
@@ -95,14 +109,20 @@ async def login(conn: Connection, username: str, password: str) -> StaffSession:
     """A new session for a right username and password; 401 (the same for both kinds of wrong) otherwise."""
     username = username.strip().lower()
     row = await conn.fetchrow(FIND_ADMIN, username)
+    if row is not None and row["locked_for"] is not None and row["locked_for"] > 0:
+        raise TooManyRequests("too many wrong passwords; this account is locked for a while", row["locked_for"])
     stored = row["password_hash"] if row is not None else _DUMMY_HASH
     ok = await anyio.to_thread.run_sync(_verify, stored, password)
     if row is None or not ok or row["disabled_at"] is not None:
         if row is not None:
-            await audit.record(conn, "anonymous", "admin.login_failed", f"admin:{row['id']}", {"username": username})
+            async with conn.transaction():
+                locked = await conn.fetchval(FAILED, row["id"], MAX_FAILURES, LOCK_MINUTES)
+                details = {"username": username, "locked": bool(locked)}
+                await audit.record(conn, "anonymous", "admin.login_failed", f"admin:{row['id']}", details)
         raise Unauthorized("wrong username or password")
     token = new_token(SESSION_PREFIX)
     async with conn.transaction():
+        await conn.execute(SUCCEEDED, row["id"])
         expires_at = await conn.fetchval(INSERT_SESSION, row["id"], token_hash(token), SESSION_HOURS)
         await audit.record(conn, f"admin:{row['id']}", "admin.login", f"admin:{row['id']}", {"username": username})
     return StaffSession(token=token, expires_at=expires_at, role=row["role"], username=username)

@@ -23,7 +23,7 @@ from registry.database import Connection
 from registry.disputes import attachments, queries
 from registry.disputes.routes import attachment_response
 from registry.disputes.schemas import PENDING, STATUSES, DecisionRequest
-from registry.errors import DomainError, InvalidInput, Unauthorized
+from registry.errors import DomainError, InvalidInput, TooManyRequests, Unauthorized
 from registry.settings import Settings
 
 COOKIE = "admin_session"
@@ -86,6 +86,16 @@ class AdminSignIn(Controller):
         username = str(form.get("username") or "")
         try:
             session = await accounts.login(conn, username, str(form.get("password") or ""))
+        except TooManyRequests:
+            return Template(
+                template_name="admin/login.html",
+                status_code=429,
+                context={
+                    "staff": None,
+                    "error": "Too many wrong passwords: this account is locked for 15 minutes.",
+                    "username": username,
+                },
+            )
         except Unauthorized:
             return Template(
                 template_name="admin/login.html",

@@ -101,3 +101,22 @@ async def test_reviewers_read_and_decide_but_do_not_manage_agencies(api: httpx.A
     # An agency's API key is not an admin credential.
     key = await agencies.issue_key(conn, agency.id, "test")
     assert (await api.get("/v1/admin/agencies", headers=bearer(key))).status_code == 401
+
+
+async def test_a_run_of_wrong_passwords_locks_the_account(api: httpx.AsyncClient, conn: Connection) -> None:
+    await staff_token(api, conn, "reviewer")
+    username = await conn.fetchval("SELECT username FROM admins")
+    for _ in range(5):
+        wrong = await api.post("/v1/admin/sessions", json={"username": username, "password": "guess" * 3})
+        assert wrong.status_code == 401
+    locked = await api.post("/v1/admin/sessions", json={"username": username, "password": PASSWORD})
+    assert locked.status_code == 429
+    assert 800 <= int(locked.headers["retry-after"]) <= 900
+    details = await conn.fetchval(
+        "SELECT details FROM audit_log WHERE action = 'admin.login_failed' ORDER BY seq DESC LIMIT 1"
+    )
+    assert json.loads(details)["locked"] is True
+    # When the lock runs out the right password works again, and the count starts over.
+    await conn.execute("UPDATE admins SET locked_until = now() - interval '1 second'")
+    assert (await api.post("/v1/admin/sessions", json={"username": username, "password": PASSWORD})).status_code == 201
+    assert await conn.fetchval("SELECT failed_logins FROM admins") == 0
