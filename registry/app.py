@@ -165,7 +165,7 @@ def create_app(settings: Settings) -> Litestar:
         ),
         logging_config=LoggingConfig(
             root={"level": "INFO", "handlers": ["queue_listener"]},
-            log_exceptions="always",
+            log_exceptions="debug",  # 4xx are answers, not faults; real faults are logged by `unexpected`
             disable_stack_trace={404, 401, 403, 409, 422, 429},
         ),
         after_request=security_headers,
