@@ -23,7 +23,8 @@ $$;
 -- (p_phone_keys[i], p_borrower_keys[i]); the result has one row per item with its
 -- 1-based ordinal. A number repeated in one batch is answered in input order, each
 -- answer seeing the permits issued before it. p_at fixes the time (tests only).
--- Unknown or revoked key: SQLSTATE RG401; suspended agency: RG403.
+-- Unknown or revoked key, or a suspended agency: SQLSTATE 28000 (invalid authorization)
+-- with DETAIL 'unknown_key' or 'suspended'.
 CREATE FUNCTION check_contacts(
     p_key_hash          bytea,
     p_phone_keys        bytea[],
@@ -60,10 +61,10 @@ BEGIN
     FROM api_keys k JOIN agencies a ON a.id = k.agency_id
     WHERE k.key_hash = p_key_hash AND k.revoked_at IS NULL;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'unknown or revoked API key' USING ERRCODE = 'RG401';
+        RAISE EXCEPTION 'unknown or revoked API key' USING ERRCODE = '28000', DETAIL = 'unknown_key';
     END IF;
     IF v_status <> 'active' THEN
-        RAISE EXCEPTION 'agency suspended' USING ERRCODE = 'RG403';
+        RAISE EXCEPTION 'agency suspended' USING ERRCODE = '28000', DETAIL = 'suspended';
     END IF;
     IF coalesce(cardinality(p_phone_keys), 0) = 0 THEN
         RETURN;

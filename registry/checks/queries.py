@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
@@ -10,9 +11,11 @@ import asyncpg
 import msgspec
 
 from registry import policy
+from registry.checks.schemas import AttemptResult, Violation
 from registry.database import Connection
-from registry.errors import Suspended, Unauthorized
+from registry.errors import Conflict, InvalidInput, NotFound, Suspended, Unauthorized
 from registry.settings import Limits, Settings
+from registry.tokens import same
 
 REVOKE_REASONS = frozenset({"refused", "consent_withdrawn", "erased"})
 
@@ -123,20 +126,179 @@ async def check_contacts(
             limits.permit_hours,
             at,
         )
-    except asyncpg.PostgresError as exc:
-        mapped = _auth_error(exc)
-        if mapped is None:
-            raise
-        raise mapped from None
+    except asyncpg.InvalidAuthorizationSpecificationError as exc:
+        if exc.detail == "suspended":
+            raise Suspended("this agency is suspended; checks and reports are refused until it is reinstated") from None
+        raise Unauthorized("unknown or revoked API key") from None
     answers = [msgspec.convert(dict(row), Answer) for row in rows]
     answers.sort(key=lambda a: a.ordinal)
     return answers
 
 
-def _auth_error(exc: asyncpg.PostgresError) -> Exception | None:
-    code = getattr(exc, "sqlstate", None)
-    if code == "RG401":
-        return Unauthorized("unknown or revoked API key")
-    if code == "RG403":
-        return Suspended("this agency is suspended; checks and reports are refused until it is reinstated")
-    return None
+FIND_CHECK = """
+    SELECT id, phone_key, decision, checked_at
+    FROM checks
+    WHERE id = $1 AND agency_id = $2
+"""
+
+LOCK_PERMIT = """
+    SELECT valid_until, revoked_at, used_at FROM permits WHERE check_id = $1 FOR UPDATE
+"""
+
+FIND_ATTEMPT = """
+    SELECT id AS attempt_id, compliant, violation, request_hash
+    FROM attempts
+    WHERE agency_id = $1 AND idempotency_key = $2
+"""
+
+INSERT_ATTEMPT = """
+    INSERT INTO attempts (agency_id, check_id, phone_key, occurred_at, channel, outcome, compliant, violation,
+                          idempotency_key, request_hash)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    ON CONFLICT (agency_id, idempotency_key) DO NOTHING
+    RETURNING id AS attempt_id, compliant, violation
+"""
+
+USE_PERMIT = "UPDATE permits SET used_at = $2 WHERE check_id = $1"
+
+
+class CheckedCall(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    phone_key: bytes
+    decision: str
+    checked_at: datetime
+
+
+class PermitState(msgspec.Struct, frozen=True, kw_only=True):
+    valid_until: datetime
+    revoked_at: datetime | None
+    used_at: datetime | None
+
+
+class Attempt(msgspec.Struct, frozen=True, kw_only=True):
+    """What an agency reports; `phone_key` is None when it named only the check."""
+
+    agency_id: UUID
+    check_id: UUID | None
+    phone_key: bytes | None
+    occurred_at: datetime
+    channel: str
+    outcome: str | None
+    idempotency_key: str | None
+    request_hash: bytes
+
+
+async def record_attempt(conn: Connection, attempt: Attempt) -> AttemptResult:
+    """Record a reported call, SMS or visit and say whether a valid permit covered it.
+
+    Every attempt is recorded, compliant or not. A retry with the same Idempotency-Key
+    and the same body returns the first result; with another body it is 409.
+    """
+    async with conn.transaction():
+        if attempt.idempotency_key is not None:
+            first = await _first_result(conn, attempt)
+            if first is not None:
+                return first
+        phone_key, violation = await _judge(conn, attempt)
+        row = await conn.fetchrow(
+            INSERT_ATTEMPT,
+            attempt.agency_id,
+            attempt.check_id,
+            phone_key,
+            attempt.occurred_at,
+            attempt.channel,
+            attempt.outcome,
+            violation is None,
+            violation,
+            attempt.idempotency_key,
+            attempt.request_hash,
+        )
+        if row is None:
+            # A concurrent request with the same key committed first (ON CONFLICT waited for it).
+            first = await _first_result(conn, attempt)
+            assert first is not None
+            return first
+        if violation is None and attempt.check_id is not None:
+            await conn.execute(USE_PERMIT, attempt.check_id, attempt.occurred_at)
+        return msgspec.convert(dict(row), AttemptResult)
+
+
+async def _first_result(conn: Connection, attempt: Attempt) -> AttemptResult | None:
+    row = await conn.fetchrow(FIND_ATTEMPT, attempt.agency_id, attempt.idempotency_key)
+    if row is None:
+        return None
+    if not same(bytes(row["request_hash"] or b""), attempt.request_hash):
+        raise Conflict("this Idempotency-Key was already used with a different request body")
+    return AttemptResult(attempt_id=row["attempt_id"], compliant=row["compliant"], violation=row["violation"])
+
+
+async def _judge(conn: Connection, attempt: Attempt) -> tuple[bytes, Violation | None]:
+    """The contact's phone key and the violation, if any (None: a valid permit covered the attempt)."""
+    if attempt.check_id is None:
+        assert attempt.phone_key is not None
+        return attempt.phone_key, "no_permit"
+    row = await conn.fetchrow(FIND_CHECK, attempt.check_id, attempt.agency_id)
+    if row is None:
+        # Another agency's check id is indistinguishable from an unknown one.
+        raise NotFound("no check with this id for your agency")
+    checked = msgspec.convert(dict(row), CheckedCall)
+    if attempt.phone_key is not None and not same(attempt.phone_key, checked.phone_key):
+        raise InvalidInput("phone", "is not the number this check was made for")
+    if checked.decision != "allow":
+        return checked.phone_key, "permit_denied"
+    if attempt.occurred_at < checked.checked_at:
+        # The call came before the answer: no permit existed when it was made.
+        return checked.phone_key, "no_permit"
+    permit_row = await conn.fetchrow(LOCK_PERMIT, checked.id)
+    assert permit_row is not None, "every allow answer has its permit row"
+    permit = msgspec.convert(dict(permit_row), PermitState)
+    if permit.revoked_at is not None and permit.revoked_at <= attempt.occurred_at:
+        return checked.phone_key, "permit_revoked"
+    if attempt.occurred_at > permit.valid_until:
+        return checked.phone_key, "permit_expired"
+    if permit.used_at is not None:
+        return checked.phone_key, "permit_used"
+    return checked.phone_key, None
+
+
+CHANGES = """
+    SELECT seq, check_id, revoked_at, reason
+    FROM revocations
+    WHERE agency_id = $1 AND seq > $2
+    ORDER BY seq
+    LIMIT $3
+"""
+
+CURSOR_PREFIX = "c1."
+
+
+class Revocation(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    check_id: UUID
+    revoked_at: datetime
+    reason: str
+
+
+def encode_cursor(seq: int) -> str:
+    return CURSOR_PREFIX + base64.urlsafe_b64encode(seq.to_bytes(8, "big")).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """0 (the start) for no cursor; InvalidInput naming `after` for anything this service did not hand out."""
+    if not cursor:
+        return 0
+    try:
+        if not cursor.startswith(CURSOR_PREFIX):
+            raise ValueError(cursor)
+        raw = base64.urlsafe_b64decode(cursor[len(CURSOR_PREFIX) :] + "==")
+        if len(raw) != 8:
+            raise ValueError(cursor)
+    except ValueError:
+        raise InvalidInput("after", "not a cursor from this feed; pass back the `next` value you were given") from None
+    return int.from_bytes(raw, "big")
+
+
+async def changes(conn: Connection, agency_id: UUID, after: int, limit: int) -> tuple[list[Revocation], int]:
+    """This agency's revoked permits after `after`, oldest first, and the seq to continue from."""
+    rows = [msgspec.convert(dict(row), Revocation) for row in await conn.fetch(CHANGES, agency_id, after, limit)]
+    return rows, (rows[-1].seq if rows else after)

@@ -1,7 +1,227 @@
-"""Routes of this feature; filled in by its issue."""
+"""The agency API: pre-dial checks (one or a batch), reported attempts, the changes feed, the public agency list."""
 
 from __future__ import annotations
 
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency, Provide
+from litestar.handlers import BaseRouteHandler
+from litestar.params import FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-ROUTES: list[ControllerRouterHandler] = []
+from registry import phones
+from registry.admin import agencies
+from registry.admin.agencies import PublicAgency
+from registry.checks import queries
+from registry.checks.limiter import KeyLimiter
+from registry.checks.schemas import (
+    AttemptRequest,
+    AttemptResult,
+    BatchCheckResult,
+    BatchItemError,
+    BatchRequest,
+    BatchResponse,
+    Change,
+    ChangesPage,
+    CheckRequest,
+    CheckResult,
+    ItemError,
+    Limit,
+)
+from registry.database import Connection
+from registry.errors import InvalidInput, Unauthorized
+from registry.settings import Settings
+from registry.tokens import bearer, token_hash
+
+# 10,000 items of two phone numbers each fit in well under 2 MB of JSON.
+BATCH_MAX_BODY = 4 * 1024 * 1024
+# Agencies' clocks drift; a report a little ahead of ours is not "in the future".
+CLOCK_SLACK = timedelta(minutes=5)
+
+
+def agency_key_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """401 without an agency API key; 429 once the key has spent its requests for the minute.
+
+    A guard, not a dependency: Litestar resolves sibling dependencies together and does
+    not clean up the others when one raises, so a raising dependency would leak the
+    request's pooled connection.
+    """
+    key = bearer(connection.headers.get("authorization"))
+    if not key or not key.startswith(agencies.KEY_PREFIX):
+        raise Unauthorized("an agency API key is required: Authorization: Bearer rk_...")
+    app_state = connection.app.state
+    limiter = app_state.get("agency_key_limiter")
+    if limiter is None:
+        limiter = app_state["agency_key_limiter"] = KeyLimiter()
+    settings: Settings = app_state.settings
+    limiter.hit(token_hash(key), settings.api_rate_limit_per_minute)
+    connection.state.api_key = key
+
+
+def provide_api_key(request: Request[Any, Any, Any]) -> str:
+    """The key the guard accepted."""
+    key: str = request.state.api_key
+    return key
+
+
+def _result(phone: str, answer: queries.Answer) -> CheckResult:
+    return CheckResult(**_fields(phone, answer))
+
+
+def _fields(phone: str, answer: queries.Answer) -> dict[str, Any]:
+    return dict(
+        check_id=answer.check_id,
+        phone=phone,
+        decision=answer.decision,
+        reason=answer.reason,
+        checked_at=answer.checked_at,
+        valid_until=answer.valid_until,
+        limit=_limit(answer),
+    )
+
+
+def _limit(answer: queries.Answer) -> Limit | None:
+    if answer.limit_permits is None or answer.limit_days is None or answer.limit_used is None:
+        return None
+    return Limit(permits=answer.limit_permits, window_days=answer.limit_days, used=answer.limit_used)
+
+
+def _parse(item: CheckRequest, settings: Settings) -> tuple[str, bytes, bytes | None]:
+    """E.164 of the contact, its phone key, and the borrower's key (InvalidInput names the bad field)."""
+    phone = phones.normalize(item.phone, settings.default_region, field="phone")
+    borrower = None
+    if item.borrower_phone is not None:
+        borrower_e164 = phones.normalize(item.borrower_phone, settings.default_region, field="borrower_phone")
+        borrower = phones.phone_key(borrower_e164, settings.pepper)
+    return phone, phones.phone_key(phone, settings.pepper), borrower
+
+
+class AgencyApi(Controller):
+    path = "/v1"
+    tags = ["agency"]  # noqa: RUF012
+    guards = [agency_key_guard]  # noqa: RUF012
+    dependencies = {"api_key": Provide(provide_api_key, sync_to_thread=False)}  # noqa: RUF012
+
+    @post("/checks", status_code=200)
+    async def check(
+        self,
+        data: JSONBody[CheckRequest],
+        api_key: NamedDependency[str],
+        conn: NamedDependency[Connection],
+        settings: NamedDependency[Settings],
+    ) -> CheckResult:
+        """Ask before dialing: allow (a permit for one attempt) or deny, with the reason."""
+        try:
+            phone, phone_key, borrower_key = _parse(data, settings)
+        except InvalidInput:
+            # Credentials come first: a bad key hears 401/403 whatever the body says.
+            await agencies.authenticate(conn, api_key)
+            raise
+        [answer] = await queries.check_contacts(conn, token_hash(api_key), [(phone_key, borrower_key)], settings.limits)
+        return _result(phone, answer)
+
+    @post("/checks/batch", status_code=200, request_max_body_size=BATCH_MAX_BODY)
+    async def check_batch(
+        self,
+        data: JSONBody[BatchRequest],
+        api_key: NamedDependency[str],
+        conn: NamedDependency[Connection],
+        settings: NamedDependency[Settings],
+    ) -> BatchResponse:
+        """1 to 10,000 checks in one call; results in input order, a bad item is an error in its place."""
+        results: list[BatchCheckResult | BatchItemError | None] = [None] * len(data.items)
+        valid: list[tuple[int, str]] = []
+        keys: list[tuple[bytes, bytes | None]] = []
+        for index, raw in enumerate(data.items):
+            try:
+                item = msgspec.convert(raw, CheckRequest)
+                phone, phone_key, borrower_key = _parse(item, settings)
+            except msgspec.ValidationError as exc:
+                results[index] = _item_error(index, "invalid_input", str(exc))
+                continue
+            except InvalidInput as exc:
+                results[index] = BatchItemError(
+                    index=index, error=ItemError(code="invalid_input", field=exc.field, detail=exc.field_detail)
+                )
+                continue
+            valid.append((index, phone))
+            keys.append((phone_key, borrower_key))
+        # Runs even when no item is valid, so the key is still authenticated.
+        answers = await queries.check_contacts(conn, token_hash(api_key), keys, settings.limits)
+        for (index, phone), answer in zip(valid, answers, strict=True):
+            results[index] = BatchCheckResult(index=index, **_fields(phone, answer))
+        return BatchResponse(results=[r for r in results if r is not None])
+
+    @post("/attempts", status_code=201)
+    async def attempt(
+        self,
+        data: JSONBody[AttemptRequest],
+        api_key: NamedDependency[str],
+        conn: NamedDependency[Connection],
+        settings: NamedDependency[Settings],
+        idempotency_key: Annotated[
+            str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=200)
+        ] = None,
+    ) -> AttemptResult:
+        """Report a call, SMS or visit; it is recorded either way and flagged when no valid permit covered it."""
+        caller = await agencies.authenticate(conn, api_key)
+        if data.occurred_at.tzinfo is None:
+            raise InvalidInput("occurred_at", "needs a UTC offset, e.g. 2025-06-01T09:30:00Z")
+        if data.occurred_at > datetime.now(UTC) + CLOCK_SLACK:
+            raise InvalidInput("occurred_at", "is in the future")
+        if data.check_id is None and data.phone is None:
+            raise InvalidInput("check_id", "give the check_id of the permit, or the phone when there was no check")
+        phone_key = None
+        if data.phone is not None:
+            phone_key = phones.phone_key(phones.normalize(data.phone, settings.default_region), settings.pepper)
+        attempt = queries.Attempt(
+            agency_id=caller.agency_id,
+            check_id=data.check_id,
+            phone_key=phone_key,
+            occurred_at=data.occurred_at,
+            channel=data.channel,
+            outcome=data.outcome,
+            idempotency_key=idempotency_key,
+            # The decoded body, re-encoded: the same request with other whitespace or key order is the same.
+            request_hash=hashlib.sha256(msgspec.json.encode(data)).digest(),
+        )
+        return await queries.record_attempt(conn, attempt)
+
+    @get("/changes")
+    async def changes(
+        self,
+        api_key: NamedDependency[str],
+        conn: NamedDependency[Connection],
+        after: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+    ) -> ChangesPage:
+        """Permits of your agency revoked since the cursor (oldest first); pass `next` back as `after`."""
+        caller = await agencies.authenticate(conn, api_key)
+        rows, last = await queries.changes(conn, caller.agency_id, queries.decode_cursor(after), limit)
+        items = [Change(check_id=r.check_id, revoked_at=r.revoked_at, reason=r.reason) for r in rows]
+        return ChangesPage(items=items, next=queries.encode_cursor(last))
+
+
+def _item_error(index: int, code: str, message: str) -> BatchItemError:
+    """msgspec says where: "Expected `str`, got `int` - at `$.phone`"."""
+    field = "item"
+    if " - at `$." in message:
+        message, _, where = message.rpartition(" - at `$.")
+        field = where.rstrip("`")
+    elif "field `" in message:
+        field = message.split("field `", 1)[1].split("`", 1)[0]
+    return BatchItemError(index=index, error=ItemError(code=code, field=field, detail=message))
+
+
+@get("/v1/agencies", tags=["public"])
+async def list_agencies(conn: NamedDependency[Connection]) -> list[PublicAgency]:
+    """Registered agencies and their status (active or suspended)."""
+    return await agencies.public_agencies(conn)
+
+
+ROUTES: list[ControllerRouterHandler] = [AgencyApi, list_agencies]

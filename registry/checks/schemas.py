@@ -1,0 +1,87 @@
+"""Request and response bodies of the agency API (DESIGN.md "Contract v1")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+
+MAX_BATCH = 10_000
+
+
+class CheckRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    phone: str
+    borrower_phone: str | None = None
+
+
+class BatchRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    # Items are validated one by one, so a malformed item becomes an error entry in its
+    # place instead of failing the whole batch.
+    items: Annotated[list[Any], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class Limit(msgspec.Struct, kw_only=True, frozen=True):
+    permits: int
+    window_days: int
+    used: int
+
+
+class CheckResult(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """`valid_until` and `limit` are left out when they do not apply (a refusal has neither)."""
+
+    check_id: UUID
+    phone: str
+    decision: Literal["allow", "deny"]
+    reason: Literal["no_record", "consent", "refused", "frequency_limit"]
+    checked_at: datetime
+    valid_until: datetime | None = None
+    limit: Limit | None = None
+
+
+class BatchCheckResult(CheckResult, kw_only=True, frozen=True, omit_defaults=True):
+    index: int
+
+
+class ItemError(msgspec.Struct, kw_only=True, frozen=True):
+    code: str
+    detail: str
+    field: str
+
+
+class BatchItemError(msgspec.Struct, kw_only=True, frozen=True):
+    index: int
+    error: ItemError
+
+
+class BatchResponse(msgspec.Struct, kw_only=True, frozen=True):
+    results: list[BatchCheckResult | BatchItemError]
+
+
+class AttemptRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    check_id: UUID | None = None
+    phone: str | None = None
+    occurred_at: datetime
+    channel: Literal["call", "sms", "visit"]
+    outcome: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+Violation = Literal["no_permit", "permit_denied", "permit_expired", "permit_revoked", "permit_used"]
+
+
+class AttemptResult(msgspec.Struct, kw_only=True, frozen=True):
+    attempt_id: UUID
+    compliant: bool
+    violation: Violation | None
+
+
+class Change(msgspec.Struct, kw_only=True, frozen=True):
+    check_id: UUID
+    revoked_at: datetime
+    reason: str
+
+
+class ChangesPage(msgspec.Struct, kw_only=True, frozen=True):
+    items: list[Change]
+    next: str
