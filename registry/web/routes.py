@@ -71,8 +71,14 @@ def explain(exc: DomainError, texts: Texts, max_days: int = 365) -> str:
 
 
 def safe_next(value: str | None) -> str:
-    """Only our own paths, so the language switch cannot send anyone elsewhere."""
+    """Only our own paths, so the language switch cannot send anyone elsewhere.
+
+    Browsers read a backslash as a slash and drop tabs and newlines, so `/\\evil.example`
+    would leave the site as `//evil.example`: such characters are refused, not passed on.
+    """
     if not value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if "\\" in value or any(ch.isspace() or not ch.isprintable() for ch in value):
         return "/"
     parts = urlsplit(value)
     return parts.path if not parts.netloc and not parts.scheme else "/"
