@@ -111,6 +111,8 @@ async def add_event(
 
 # ---- intake -------------------------------------------------------------------------------------
 
+# Taken before counting, so concurrent filings by one contact cannot all see room under the daily limit.
+LOCK_FILER = "SELECT pg_advisory_xact_lock(hashtextextended('disputes.file:' || encode($1::bytea, 'hex'), 0))"
 RECENT_FILINGS = "SELECT count(*) FROM disputes WHERE phone_key = $1 AND created_at > now() - interval '1 day'"
 INSERT_DISPUTE = """
     INSERT INTO disputes (ref, phone_key, phone_hint, agency_id, caller_name, caller_number_keys,
@@ -149,11 +151,12 @@ async def file_dispute(
             raise InvalidInput(
                 "agency_id", "no registered agency has this id; leave it out for an unknown caller"
             ) from None
-    if await conn.fetchval(RECENT_FILINGS, contact.phone_key) >= DAILY_FILINGS:
-        raise TooManyRequests(f"at most {DAILY_FILINGS} complaints a day; add to an open one instead", 3600)
     categories = list(dict.fromkeys(request.categories))
     status = "awaiting_agency" if request.agency_id is not None else "open"
     async with conn.transaction():
+        await conn.execute(LOCK_FILER, contact.phone_key)
+        if await conn.fetchval(RECENT_FILINGS, contact.phone_key) >= DAILY_FILINGS:
+            raise TooManyRequests(f"at most {DAILY_FILINGS} complaints a day; add to an open one instead", 3600)
         row = None
         for _ in range(5):
             try:

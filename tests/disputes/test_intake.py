@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -162,3 +163,18 @@ async def test_withdrawal(api: httpx.AsyncClient, conn: Connection) -> None:
     )
     assert late.status_code == 409
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'dispute.withdraw'") == 1
+
+
+async def test_concurrent_filings_cannot_pass_the_daily_limit(api: httpx.AsyncClient, conn: Connection) -> None:
+    token = await contact_token(conn, PHONE)
+    for _ in range(8):
+        await file_complaint(api, token, caller_name="Legal department")
+    # Requests sent at once all arrive while two slots are left: only two may be filed.
+    answers = await asyncio.gather(
+        *(
+            api.post("/v1/contact/disputes", json=complaint(caller_name="Legal department"), headers=auth(token))
+            for _ in range(8)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [201, 201] + [429] * 6
+    assert await conn.fetchval("SELECT count(*) FROM disputes WHERE phone_key = $1", key_of(PHONE)) == 10
