@@ -197,11 +197,13 @@ class ComplaintPages(Controller):
             # The file is checked before anything is filed, so a refused file files nothing.
             if data and (len(data) > attachments.MAX_BYTES or attachments.content_type_of(data) is None):
                 raise InvalidInput("file", "not an accepted file")
-            filed = await queries.file_dispute(
-                conn, contact, to_request(body), pepper=settings.pepper, region=settings.default_region
-            )
-            if data and isinstance(upload, UploadFile):
-                await attachments.attach(conn, contact, filed.ref, upload.filename, data)
+            # One transaction: a complaint whose file could not be stored is not left filed without it.
+            async with conn.transaction():
+                filed = await queries.file_dispute(
+                    conn, contact, to_request(body), pepper=settings.pepper, region=settings.default_region
+                )
+                if data and isinstance(upload, UploadFile):
+                    await attachments.attach(conn, contact, filed.ref, upload.filename, data)
         except DomainError as exc:
             return await form_page(
                 conn,
