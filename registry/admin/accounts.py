@@ -84,9 +84,12 @@ async def create_admin(conn: Connection, username: str, role: str, password: str
     return account
 
 
+# FOR UPDATE: tries at one account are taken one at a time, so a burst of concurrent guesses
+# cannot all read "not locked" before the fifth wrong one locks it.
 FIND_ADMIN = """
     SELECT id, password_hash, role, disabled_at, ceil(extract(epoch FROM locked_until - now()))::int AS locked_for
     FROM admins WHERE username = $1
+    FOR UPDATE
 """
 # The fifth wrong password in a row locks the account for LOCK_MINUTES; a right one resets the count.
 FAILED = """
@@ -108,23 +111,26 @@ INSERT_SESSION = """
 async def login(conn: Connection, username: str, password: str) -> StaffSession:
     """A new session for a right username and password; 401 (the same for both kinds of wrong) otherwise."""
     username = username.strip().lower()
-    row = await conn.fetchrow(FIND_ADMIN, username)
-    if row is not None and row["locked_for"] is not None and row["locked_for"] > 0:
-        raise TooManyRequests("too many wrong passwords; this account is locked for a while", row["locked_for"])
-    stored = row["password_hash"] if row is not None else _DUMMY_HASH
-    ok = await anyio.to_thread.run_sync(_verify, stored, password)
-    if row is None or not ok or row["disabled_at"] is not None:
-        if row is not None:
-            async with conn.transaction():
-                locked = await conn.fetchval(FAILED, row["id"], MAX_FAILURES, LOCK_MINUTES)
-                details = {"username": username, "locked": bool(locked)}
-                await audit.record(conn, "anonymous", "admin.login_failed", f"admin:{row['id']}", details)
-        raise Unauthorized("wrong username or password")
     token = new_token(SESSION_PREFIX)
+    # One transaction holding the account's row from the lock check to the count, so the
+    # check, the password and the count are one step (the 401 is raised after the commit).
     async with conn.transaction():
-        await conn.execute(SUCCEEDED, row["id"])
-        expires_at = await conn.fetchval(INSERT_SESSION, row["id"], token_hash(token), SESSION_HOURS)
-        await audit.record(conn, f"admin:{row['id']}", "admin.login", f"admin:{row['id']}", {"username": username})
+        row = await conn.fetchrow(FIND_ADMIN, username)
+        if row is not None and row["locked_for"] is not None and row["locked_for"] > 0:
+            raise TooManyRequests("too many wrong passwords; this account is locked for a while", row["locked_for"])
+        stored = row["password_hash"] if row is not None else _DUMMY_HASH
+        ok = await anyio.to_thread.run_sync(_verify, stored, password)
+        right = row is not None and ok and row["disabled_at"] is None
+        if row is not None and not right:
+            locked = await conn.fetchval(FAILED, row["id"], MAX_FAILURES, LOCK_MINUTES)
+            details = {"username": username, "locked": bool(locked)}
+            await audit.record(conn, "anonymous", "admin.login_failed", f"admin:{row['id']}", details)
+        elif row is not None:
+            await conn.execute(SUCCEEDED, row["id"])
+            expires_at = await conn.fetchval(INSERT_SESSION, row["id"], token_hash(token), SESSION_HOURS)
+            await audit.record(conn, f"admin:{row['id']}", "admin.login", f"admin:{row['id']}", {"username": username})
+    if row is None or not right:
+        raise Unauthorized("wrong username or password")
     return StaffSession(token=token, expires_at=expires_at, role=row["role"], username=username)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -120,3 +121,14 @@ async def test_a_run_of_wrong_passwords_locks_the_account(api: httpx.AsyncClient
     await conn.execute("UPDATE admins SET locked_until = now() - interval '1 second'")
     assert (await api.post("/v1/admin/sessions", json={"username": username, "password": PASSWORD})).status_code == 201
     assert await conn.fetchval("SELECT failed_logins FROM admins") == 0
+
+
+async def test_concurrent_wrong_passwords_cannot_pass_the_lock(api: httpx.AsyncClient, conn: Connection) -> None:
+    await staff_token(api, conn, "reviewer")
+    username = await conn.fetchval("SELECT username FROM admins")
+    guesses = await asyncio.gather(
+        *(api.post("/v1/admin/sessions", json={"username": username, "password": f"guess {i:04d}"}) for i in range(16))
+    )
+    # Five wrong passwords are tried; every guess after them meets the lock, however they arrive.
+    assert sorted(g.status_code for g in guesses) == [401] * 5 + [429] * 11
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'admin.login_failed'") == 5
