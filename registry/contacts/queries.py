@@ -269,6 +269,20 @@ def _expiry(request: RuleRequest, settings: Settings, now: datetime) -> datetime
     return expires_at
 
 
+LIVE_SESSION = "SELECT 1 FROM contact_sessions WHERE id = $1 AND ended_at IS NULL AND expires_at > now()"
+
+
+async def _hold(conn: Connection, contact: ContactSession) -> None:
+    """Rule changes and erasure of one contact take turns; a rule change then re-reads its session.
+
+    Without this, a change authenticated a moment before an erasure would write its rule
+    after the erasure's DELETE, and the erased contact would keep a rule.
+    """
+    await conn.execute(LOCK, _lock_id(contact.phone_key))
+    if await conn.fetchval(LIVE_SESSION, contact.id) is None:
+        raise Unauthorized("unknown, ended or expired contact session")
+
+
 async def _revoke(conn: Connection, phone_key: bytes, reason: str, settings: Settings) -> None:
     """Revoke the open permits the change contradicts (the checks feature owns permits)."""
     checks: Any = importlib.import_module("registry.checks.queries")
@@ -317,6 +331,7 @@ async def add_rule(
     if request.agency_id is not None and await conn.fetchval(AGENCY_NAME, request.agency_id) is None:
         raise InvalidInput("agency_id", "no registered agency has this id")
     async with conn.transaction():
+        await _hold(conn, contact)
         rule_id = await conn.fetchval(
             INSERT_RULE, contact.phone_key, request.kind, request.agency_id, borrower_key, borrower_hint, expires_at
         )
@@ -345,6 +360,7 @@ async def withdraw_rule(
 ) -> RuleChange:
     """Stamp withdrawn_at (rules are never changed otherwise) and revoke the permits it allowed."""
     async with conn.transaction():
+        await _hold(conn, contact)
         withdrawn = await conn.fetchval(WITHDRAW, rule_id, contact.phone_key)
         if withdrawn is None:
             # Another person's rule is as unknown as a rule that never existed.
@@ -419,6 +435,7 @@ async def erase(conn: Connection, settings: Settings, contact: ContactSession) -
     Checks, attempts, complaints and the audit log stay for their retention term.
     """
     async with conn.transaction():
+        await conn.execute(LOCK, _lock_id(contact.phone_key))
         counts = await conn.fetchrow(ERASE, contact.phone_key)
         assert counts is not None
         await _revoke(conn, contact.phone_key, "erased", settings)
