@@ -276,3 +276,19 @@ async def test_public_agency_list_needs_no_key(api: httpx.AsyncClient, conn: Con
         {"id": str(active.id), "name": "Alpha Credit", "status": "active"},
         {"id": str(suspended.id), "name": "Beta Collections", "status": "suspended"},
     ]
+
+
+async def test_a_number_repeated_across_chunks_of_a_batch_sees_its_first_permit(
+    api: httpx.AsyncClient, conn: Connection
+) -> None:
+    _, key = await make_agency_with_key(conn)
+    numbers = [f"1390000{n:04d}" for n in range(1_500)]
+    numbers[1_200] = numbers[0]
+    response = await api.post("/v1/checks/batch", json={"items": [{"phone": n} for n in numbers]}, headers=bearer(key))
+    results = response.json()["results"]
+    assert (results[0]["reason"], results[1_200]["reason"]) == ("no_record", "frequency_limit")
+    assert sum(r["decision"] == "allow" for r in results) == 1_499
+
+
+async def test_a_batch_of_only_bad_items_still_needs_a_good_key(api: httpx.AsyncClient, conn: Connection) -> None:
+    problem(await api.post("/v1/checks/batch", json={"items": [{"phone": "1"}]}, headers=bearer("rk_unknown")), 401)

@@ -1,0 +1,381 @@
+"""Benchmark of the pre-dial check: bare SQL beside the HTTP service, single checks and batches.
+
+    .venv/bin/python bench/checks.py                       # 1,000,000 contacts, embedded PostgreSQL
+    .venv/bin/python bench/checks.py --contacts 100000     # a quick run
+    .venv/bin/python bench/checks.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
+
+It makes its own database (`registry_bench`) on that server, loads the contacts' rules
+with COPY, starts the service with uvicorn in a subprocess on a loopback port, and prints:
+a bare asyncpg loop of the check statement beside POST /v1/checks at 8/32/128 concurrent
+connections (rate, p50, p99), POST /v1/checks/batch with 1,000 and 10,000 numbers beside
+the bare statement for the same batch, and the rate at which phonenumbers alone parses,
+validates and formats those numbers in one process. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import phonenumbers
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from registry import database, phones  # noqa: E402
+from registry.admin import agencies  # noqa: E402
+from registry.checks import queries  # noqa: E402
+from registry.settings import Limits  # noqa: E402
+from registry.tokens import token_hash  # noqa: E402
+
+PEPPER = bytes.fromhex("5a" * 32)
+SESSION_KEY = bytes.fromhex("6b" * 32)
+BENCH_DB = "registry_bench"
+LIMITS = Limits()
+
+
+def number(i: int) -> str:
+    """Contact i's number: mainland mobiles 138/139/158/186 followed by 8 digits."""
+    prefix = ("138", "139", "158", "186")[i % 4]
+    return f"+86{prefix}{i // 4:08d}"
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+def machine(pg_version: str) -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    system = f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return f"{os.cpu_count()} CPUs ({cpu}), {system}, {pg_version}"
+
+
+async def prepare(server_url: str, contacts: int) -> tuple[str, str]:
+    """A fresh bench database with the schema, one agency with a key, and `contacts` contacts with rules."""
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    finally:
+        await admin.close()
+    url = with_database(server_url, BENCH_DB)
+    await database.migrate_url(url)
+    conn = await asyncpg.connect(url)
+    try:
+        agency = await agencies.create_agency(
+            conn, "Bench Collections", agencies.with_check_character("91110000MA0000000"), "bench"
+        )
+        other = await agencies.create_agency(
+            conn, "Other Lender", agencies.with_check_character("91110000MA0000001"), "bench"
+        )
+        key = await agencies.issue_key(conn, agency.id, "bench")
+        started = time.perf_counter()
+        # 40% refuse everyone, 30% consent to the bench agency, 10% consent to another
+        # agency, 20% have no rule at all (registered numbers without a record).
+        expires = datetime.now(UTC) + timedelta(days=180)
+        batch: list[tuple[object, ...]] = []
+        for i in range(contacts):
+            slot = i % 10
+            if slot >= 8:
+                continue
+            kind, scope = ("refuse", None) if slot < 4 else ("consent", agency.id if slot < 7 else other.id)
+            batch.append((phones.phone_key(number(i), PEPPER), kind, scope, expires if kind == "consent" else None))
+            if len(batch) == 100_000:
+                await conn.copy_records_to_table(
+                    "rules", records=batch, columns=["phone_key", "kind", "agency_id", "expires_at"]
+                )
+                batch = []
+        if batch:
+            await conn.copy_records_to_table(
+                "rules", records=batch, columns=["phone_key", "kind", "agency_id", "expires_at"]
+            )
+        await conn.execute("ANALYZE")
+        print(
+            f"loaded {contacts:,} contacts ({await conn.fetchval('SELECT count(*) FROM rules'):,} rules) "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+    finally:
+        await conn.close()
+    return url, key.key
+
+
+def sample(contacts: int, n: int, rng: random.Random) -> list[str]:
+    """n numbers to check: mostly registered contacts, one in ten never seen, written in mixed forms."""
+    out = []
+    for _ in range(n):
+        if rng.random() < 0.1:
+            out.append(f"137{rng.randrange(10**8):08d}")
+        else:
+            e164 = number(rng.randrange(contacts))
+            out.append(e164 if rng.random() < 0.5 else e164[3:])
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Result:
+    def __init__(self, label: str, count: int, seconds: float, latencies: list[float]) -> None:
+        self.label, self.count, self.seconds, self.latencies = label, count, seconds, latencies
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    def line(self, baseline: Result | None = None) -> str:
+        p50 = percentile(self.latencies, 0.5) * 1000
+        p99 = percentile(self.latencies, 0.99) * 1000
+        ratio = f"  ratio {self.rate / baseline.rate:.2f}" if baseline else ""
+        return f"{self.label:<34} {self.rate:>9,.0f}/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms{ratio}"
+
+
+async def run_for(label: str, workers: list[Callable[[], Awaitable[None]]], seconds: float) -> Result:
+    """Run each worker's step in a loop until the time is up; count steps and their latencies."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def loop(step: Callable[[], Awaitable[None]]) -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            await step()
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop(step) for step in workers))
+    return Result(label, len(latencies), time.perf_counter() - started, latencies)
+
+
+async def bare_single(url: str, key: str, contacts: int, concurrency: int, seconds: float) -> Result:
+    """The exact statement of one check, from asyncpg, with the phone key already computed."""
+    pool = await asyncpg.create_pool(url, min_size=concurrency, max_size=concurrency)
+    assert pool is not None
+    rng = random.Random(concurrency)
+    key_hash = token_hash(key)
+
+    def worker() -> Callable[[], Awaitable[None]]:
+        async def step() -> None:
+            phone_key = phones.phone_key(number(rng.randrange(contacts)), PEPPER)
+            async with pool.acquire() as conn:
+                await queries.check_contacts(conn, key_hash, [(phone_key, None)], LIMITS)  # type: ignore[arg-type]
+
+        return step
+
+    try:
+        return await run_for(f"bare SQL, {concurrency} connections", [worker() for _ in range(concurrency)], seconds)
+    finally:
+        await pool.close()
+
+
+class HttpConnection:
+    """A minimal keep-alive HTTP/1.1 client: the load generator must cost less CPU than the server it measures."""
+
+    def __init__(self, port: int, key: str) -> None:
+        self.port, self.key = port, key
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port, limit=2**24)
+        assert self.reader is not None
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def http_single(port: int, key: str, contacts: int, concurrency: int, seconds: float) -> Result:
+    rng = random.Random(1000 + concurrency)
+    connections = [HttpConnection(port, key) for _ in range(concurrency)]
+    errors: list[int] = []
+
+    def worker(connection: HttpConnection) -> Callable[[], Awaitable[None]]:
+        async def step() -> None:
+            phone = number(rng.randrange(contacts))
+            status, _ = await connection.post("/v1/checks", json.dumps({"phone": phone[3:]}).encode())
+            if status != 200:
+                errors.append(status)
+
+        return step
+
+    try:
+        result = await run_for(f"POST /v1/checks, {concurrency} connections", [worker(c) for c in connections], seconds)
+    finally:
+        for connection in connections:
+            connection.close()
+    if errors:
+        raise SystemExit(f"the service answered {len(errors)} requests with {sorted(set(errors))}")
+    return result
+
+
+async def batches(url: str, port: int, key: str, contacts: int, size: int, runs: int) -> tuple[float, float, float]:
+    """Numbers per second: the service's batch endpoint, the bare statement, phonenumbers alone."""
+    rng = random.Random(size)
+    http, bare, parse = [], [], []
+    connection = HttpConnection(port, key)
+    conn = await asyncpg.connect(url)
+    try:
+        for _ in range(runs):
+            numbers = sample(contacts, size, rng)
+            body = json.dumps({"items": [{"phone": n} for n in numbers]}).encode()
+            started = time.perf_counter()
+            status, answer = await connection.post("/v1/checks/batch", body)
+            http.append(size / (time.perf_counter() - started))
+            assert status == 200, answer[:300]
+            assert len(json.loads(answer)["results"]) == size
+
+            started = time.perf_counter()
+            for raw in numbers:
+                parsed = phonenumbers.parse(raw, "CN")
+                assert phonenumbers.is_valid_number(parsed)
+                phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+            parse.append(size / (time.perf_counter() - started))
+
+            other = sample(contacts, size, rng)
+            keys = [(phones.phone_key(phones.normalize(n), PEPPER), None) for n in other]
+            started = time.perf_counter()
+            await queries.check_contacts(conn, token_hash(key), keys, LIMITS)  # type: ignore[arg-type]
+            bare.append(size / (time.perf_counter() - started))
+    finally:
+        connection.close()
+        await conn.close()
+    return statistics.median(http), statistics.median(bare), statistics.median(parse)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_service(url: str, port: int, workers: int, pool_size: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REGISTRY_PEPPER": PEPPER.hex(),
+        "REGISTRY_SESSION_KEY": SESSION_KEY.hex(),
+        # The benchmark measures checks, not the per-key request limit.
+        "REGISTRY_API_RATE_LIMIT_PER_MINUTE": str(10**9),
+        "REGISTRY_POOL_MIN_SIZE": str(pool_size),
+        "REGISTRY_POOL_MAX_SIZE": str(pool_size),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "registry.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process
+        except OSError:
+            if process.poll() is not None:
+                raise SystemExit("the service did not start") from None
+            time.sleep(0.2)
+    process.terminate()
+    raise SystemExit("the service did not start within 60 s")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL"),
+        help="a PostgreSQL server (default: the embedded one in --data-dir)",
+    )
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/registry-bench"))
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each single-check measurement")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--pool-size", type=int, default=8, help="database connections per worker")
+    parser.add_argument("--concurrency", default="8,32,128")
+    parser.add_argument("--batch-sizes", default="1000,10000")
+    parser.add_argument("--batch-runs", type=int, default=3)
+    args = parser.parse_args()
+
+    server_url = args.database_url or await asyncio.to_thread(database.embedded_database_url, args.data_dir)
+    url, key = await prepare(server_url, args.contacts)
+    conn = await asyncpg.connect(url)
+    pg_version = (await conn.fetchval("SELECT version()")).split(" on ")[0]
+    await conn.close()
+    port = free_port()
+    service = start_service(url, port, args.workers, args.pool_size)
+    try:
+        print(f"machine: {machine(pg_version)}")
+        print(
+            f"service: uvicorn, {args.workers} worker(s), pool {args.pool_size} per worker; "
+            f"{'embedded' if not args.database_url else 'given'} PostgreSQL; {args.contacts:,} contacts"
+        )
+        print()
+        # Warm both paths (plans, pools, imports) before measuring.
+        await bare_single(url, key, args.contacts, 4, 1.0)
+        await http_single(port, key, args.contacts, 4, 1.0)
+        print("single checks")
+        for concurrency in (int(c) for c in args.concurrency.split(",")):
+            bare = await bare_single(url, key, args.contacts, min(concurrency, 32), args.seconds)
+            http = await http_single(port, key, args.contacts, concurrency, args.seconds)
+            print("  " + bare.line())
+            print("  " + http.line(bare))
+        print()
+        print("batches (numbers per second)")
+        for size in (int(s) for s in args.batch_sizes.split(",")):
+            http_rate, bare_rate, parse_rate = await batches(url, port, key, args.contacts, size, args.batch_runs)
+            print(
+                f"  {size:>6,} numbers: service {http_rate:>9,.0f}/s   bare SQL {bare_rate:>9,.0f}/s   "
+                f"phonenumbers alone {parse_rate:>9,.0f}/s   service/parse {http_rate / parse_rate:.2f}   "
+                f"service/bare {http_rate / bare_rate:.2f}"
+            )
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
