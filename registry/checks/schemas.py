@@ -40,7 +40,9 @@ class CheckResult(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True)
     limit: Limit | None = None
 
 
-class BatchCheckResult(CheckResult, kw_only=True, frozen=True, omit_defaults=True):
+# Tagged, because OpenAPI (through msgspec.inspect) can only describe a union of
+# Structs that says which one each item is: `"status": "answered"` or `"error"`.
+class BatchCheckResult(CheckResult, kw_only=True, frozen=True, omit_defaults=True, tag_field="status", tag="answered"):
     index: int
 
 
@@ -50,7 +52,7 @@ class ItemError(msgspec.Struct, kw_only=True, frozen=True):
     field: str
 
 
-class BatchItemError(msgspec.Struct, kw_only=True, frozen=True):
+class BatchItemError(msgspec.Struct, kw_only=True, frozen=True, tag_field="status", tag="error"):
     index: int
     error: ItemError
 
