@@ -6,10 +6,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from playwright.async_api import Page
 
 from registry.database import Connection
 from tests.conftest import LiveServer
 from tests.disputes.support import (
+    PASSWORD,
     browser_as_contact,
     browser_as_staff,
     chromium,
@@ -22,13 +24,19 @@ from tests.disputes.support import (
 from tests.factories import bearer, credit_code, make_agency
 
 
+async def in_english(page: Page, base_url: str) -> Page:
+    """The language switch's cookie, so a test that reads English words does not depend on the browser's locale."""
+    await page.context.add_cookies([{"name": "lang", "value": "en", "url": base_url}])
+    return page
+
+
 async def test_admin_manages_agencies_and_keys_on_the_pages(
     api: httpx.AsyncClient, conn: Connection, live_server: LiveServer
 ) -> None:
     admin = await make_staff(conn, "admin")
     code = credit_code()
     async with chromium() as browser:
-        page = await browser.new_page(base_url=live_server.url)
+        page = await in_english(await browser.new_page(base_url=live_server.url), live_server.url)
         await page.goto("/admin/agencies")
         assert page.url.endswith("/admin/login")  # no session, no page
         await page.fill("#username", admin)
@@ -36,7 +44,7 @@ async def test_admin_manages_agencies_and_keys_on_the_pages(
         await page.click("button[type=submit]")
         assert "Wrong username or password" in await page.inner_text("#error")
 
-        staff = await browser_as_staff(browser, live_server.url, admin)
+        staff = await in_english(await browser_as_staff(browser, live_server.url, admin), live_server.url)
         await staff.goto("/admin/agencies")
         await staff.fill("#name", "Quick Cash Collections")
         await staff.fill("#credit_code", code)
@@ -77,7 +85,7 @@ async def test_reviewers_see_no_management_forms_and_are_refused(
     agency = await make_agency(conn, "Watched Agency")
     reviewer = await make_staff(conn, "reviewer")
     async with chromium() as browser:
-        staff = await browser_as_staff(browser, live_server.url, reviewer)
+        staff = await in_english(await browser_as_staff(browser, live_server.url, reviewer), live_server.url)
         await staff.goto("/admin/agencies")
         assert await staff.query_selector("#new-agency") is None
         await staff.goto(f"/admin/agencies/{agency.id}")
@@ -114,7 +122,8 @@ async def test_queue_filters_and_figures_chart(
     await conn.execute("UPDATE disputes SET agency_due_at = now() - interval '2 days' WHERE ref = $1", late)
     reviewer = await make_staff(conn, "reviewer")
     async with chromium() as browser:
-        staff = await browser_as_staff(browser, live_server.url, reviewer)
+        staff = await in_english(await browser_as_staff(browser, live_server.url, reviewer), live_server.url)
+        await staff.reload()
         rows = await staff.locator("#queue tbody tr").all_inner_texts()
         assert any(late in r and "overdue" in r for r in rows) and any(fresh in r for r in rows)
         await staff.select_option("#overdue", "yes")
@@ -182,3 +191,58 @@ async def test_bad_file_on_the_form_files_nothing(
         assert await page.is_checked("input[value=threats]")
         await shot(page, "complaint-bad-file-zh")
     assert await conn.fetchval("SELECT count(*) FROM disputes") == 0
+
+
+async def test_staff_pages_are_chinese_first_and_english_after_the_switch(
+    api: httpx.AsyncClient, conn: Connection, live_server: LiveServer
+) -> None:
+    agency = await make_agency(conn, "Loud Agency")
+    contact = await contact_token(conn, "13800138000")
+    ref = await file_complaint(api, contact, agency.id)
+    await conn.execute("UPDATE disputes SET agency_due_at = now() - interval '2 days' WHERE ref = $1", ref)
+    reviewer = await make_staff(conn, "reviewer")
+    async with chromium() as browser:
+        context = await browser.new_context(
+            base_url=live_server.url, locale="zh-CN", viewport={"width": 1280, "height": 900}
+        )
+        staff = await context.new_page()
+        await staff.goto("/admin/")
+        assert staff.url.endswith("/admin/login")
+        assert await staff.get_attribute("html", "lang") == "zh-CN"
+        assert await staff.inner_text("h1") == "登录"
+        await staff.fill("#username", reviewer)
+        await staff.fill("#password", "wrong password!!")
+        await staff.click("button[type=submit]")
+        assert await staff.inner_text("#error") == "用户名或密码错误。"
+        await staff.fill("#password", PASSWORD)
+        await staff.click("button[type=submit]")
+        await staff.wait_for_url("**/admin/")
+
+        # Chinese by default: headings, filters, the status as words (the code stays in the form values).
+        assert await staff.inner_text("h1") == "投诉"
+        row = staff.locator(f"#queue tr[data-ref='{ref}']")
+        assert "等待机构答复" in await row.inner_text() and "已逾期" in await row.inner_text()
+        assert "awaiting_agency" not in await staff.inner_text("main")
+        assert await staff.locator("#status option[value=awaiting_agency]").inner_text() == "等待机构答复"
+        assert "退出登录" in await staff.inner_text("header")
+        await shot(staff, "admin-queue-zh")
+        await staff.click(f"text={ref}")
+        await staff.wait_for_url(f"**/admin/disputes/{ref}")
+        assert await staff.inner_text("#status") == "等待机构答复"
+        assert "记录审核决定" in await staff.inner_text("#decision")
+        await shot(staff, "admin-case-zh")
+
+        # The visible switch: English, remembered by the same cookie as the contact pages.
+        await staff.click("#lang a")
+        await staff.wait_for_url(f"**/admin/disputes/{ref}")
+        assert await staff.get_attribute("html", "lang") == "en"
+        assert await staff.inner_text("#status") == "awaiting agency"
+        await shot(staff, "admin-case-en")
+        await staff.goto("/admin/")
+        assert await staff.inner_text("h1") == "Disputes"
+        row = staff.locator(f"#queue tr[data-ref='{ref}']")
+        assert "awaiting agency" in await row.inner_text() and "overdue" in await row.inner_text()
+        assert "中文" in await staff.inner_text("#lang")
+        await shot(staff, "admin-queue-en")
+        cookies = {c["name"]: c["value"] for c in await context.cookies()}
+        assert cookies["lang"] == "en"
