@@ -140,7 +140,8 @@ async def browser_as_contact(browser: Browser, base_url: str, token: str, locale
 
 
 async def browser_as_staff(browser: Browser, base_url: str, username: str, password: str = PASSWORD) -> Page:
-    context = await browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    # English explicitly: the helpers below read the English labels of the staff pages (Chinese is the default).
+    context = await browser.new_context(base_url=base_url, locale="en-US", viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     await page.goto("/admin/")
     assert page.url.endswith("/admin/login")
