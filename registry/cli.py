@@ -46,6 +46,7 @@ COMMANDS = {
     ("admin", "create"): "registry.admin.cli:admin_create",
     ("outbox",): "registry.contacts.cli:outbox",
     ("audit", "verify"): "registry.cli:audit_verify",
+    ("retention",): "registry.cli:retention",
 }
 
 
@@ -88,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--phone", default=None)
     outbox.add_argument("--limit", type=int, default=20)
 
+    top.add_parser("retention", help="delete what is past its term (codes, sessions; call records after 3 years)")
+
     audit = top.add_parser("audit", help="the hash-chained audit log").add_subparsers(dest="action", required=True)
     audit.add_parser("verify", help="check the chain; names the first broken row")
 
@@ -116,6 +119,14 @@ async def audit_verify(conn: Connection, settings: Settings, args: argparse.Name
         f"audit log BROKEN at row {broken.seq}: {broken.reason}",
         exit_code=1,
     )
+
+
+async def retention(conn: Connection, settings: Settings, args: argparse.Namespace) -> Output:
+    from registry import retention as job
+
+    purged = await job.run(conn, settings.record_retention_days)
+    lines = [f"{p.rows:>8}  {p.what}" for p in purged]
+    return Output({"purged": {p.what: p.rows for p in purged}}, "deleted:\n" + "\n".join(lines))
 
 
 async def _run(command: Command, settings: Settings, args: argparse.Namespace) -> Output:

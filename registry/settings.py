@@ -61,6 +61,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sms_webhook_url: str | None = None
     sms_webhook_secret: str | None = None
     secure_cookies: bool = False
+    # How long call records (checks, permits, attempts) are kept: Regulation F 1006.100 says 3 years.
+    record_retention_days: int = 1096
 
     @property
     def production(self) -> bool:
@@ -129,6 +131,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             sms_webhook_url=webhook,
             sms_webhook_secret=env.get("REGISTRY_SMS_WEBHOOK_SECRET") or None,
             secure_cookies=mode == "production",
+            record_retention_days=_int(env, "REGISTRY_RECORD_RETENTION_DAYS", 1096, minimum=1),
         )
 
 

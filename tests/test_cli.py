@@ -54,6 +54,11 @@ def test_embedded_database_keeps_data_between_runs(tmp_path: Path) -> None:
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert json.loads(verified.stdout) == {"ok": True, "rows": 3}
 
+    purged = registry(data, "--json", "retention")
+    assert purged.returncode == 0, purged.stderr
+    assert json.loads(purged.stdout)["purged"]["checks"] == 0
+    assert json.loads(registry(data, "--json", "audit", "verify").stdout) == {"ok": True, "rows": 4}
+
 
 def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     bad_code = registry(tmp_path, "agency", "create", "--name", "X", "--credit-code", "123")
