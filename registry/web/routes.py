@@ -81,7 +81,10 @@ def safe_next(value: str | None) -> str:
     if "\\" in value or any(ch.isspace() or not ch.isprintable() for ch in value):
         return "/"
     parts = urlsplit(value)
-    return parts.path if not parts.netloc and not parts.scheme else "/"
+    if parts.netloc or parts.scheme:
+        return "/"
+    # The query stays, so switching language keeps a filtered list filtered.
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def error_page(request: Request[Any, Any, Any], exc: DomainError) -> Template:

@@ -28,7 +28,7 @@ def test_next_never_leaves_the_site(value: str | None) -> None:
 
 def test_next_keeps_our_own_paths() -> None:
     assert safe_next("/me") == "/me"
-    assert safe_next("/complaints/D-2026-7KQ3M9?filed=1") == "/complaints/D-2026-7KQ3M9"
+    assert safe_next("/complaints/D-2026-7KQ3M9?filed=1") == "/complaints/D-2026-7KQ3M9?filed=1"
 
 
 async def test_language_switch_redirect_stays_on_the_site(api: httpx.AsyncClient) -> None:
@@ -38,3 +38,10 @@ async def test_language_switch_redirect_stays_on_the_site(api: httpx.AsyncClient
         assert response.headers["location"] == "/", raw
     back = await api.get("/lang/en?next=/me/checks")
     assert back.headers["location"] == "/me/checks"
+
+
+def test_switch_keeps_the_query_of_our_own_page() -> None:
+    from registry.web.routes import safe_next
+
+    assert safe_next("/admin/?status=open&overdue=true") == "/admin/?status=open&overdue=true"
+    assert safe_next("//evil.example/?a=1") == "/"
