@@ -24,8 +24,9 @@ REVOKE_REASONS = frozenset({"refused", "consent_withdrawn", "erased"})
 # our commit (and sees the new rule).
 LOCK_CONTACT = "SELECT lock_contacts(ARRAY[$1::bytea])"
 
+# clock_timestamp(), not now(): read after the lock, so rules committed while we waited count.
 OPEN_PERMITS = """
-    SELECT check_id, agency_id, borrower_key, rule_id
+    SELECT check_id, agency_id, borrower_key, rule_id, clock_timestamp() AS at
     FROM permits
     WHERE phone_key = $1 AND revoked_at IS NULL AND valid_until > now()
     FOR UPDATE
@@ -54,6 +55,7 @@ class OpenPermit(msgspec.Struct, frozen=True, kw_only=True):
     agency_id: UUID
     borrower_key: bytes | None
     rule_id: UUID | None
+    at: datetime
 
 
 async def revoke_contradicted_permits(
@@ -72,9 +74,8 @@ async def revoke_contradicted_permits(
         if not permits:
             return []
         rules = [msgspec.convert(dict(row), policy.Rule) for row in await conn.fetch(CONTACT_RULES, phone_key)]
-        at = await conn.fetchval("SELECT clock_timestamp()")
         contradicted = [
-            p.check_id for p in permits if policy.contradicts(rules, p.agency_id, p.borrower_key, p.rule_id, at)
+            p.check_id for p in permits if policy.contradicts(rules, p.agency_id, p.borrower_key, p.rule_id, p.at)
         ]
         if not contradicted:
             return []
@@ -135,14 +136,14 @@ async def check_contacts(
     return answers
 
 
+# The check and, for an allow answer, its permit, locked so two reports cannot both use it.
 FIND_CHECK = """
-    SELECT id, phone_key, decision, checked_at
-    FROM checks
-    WHERE id = $1 AND agency_id = $2
-"""
-
-LOCK_PERMIT = """
-    SELECT valid_until, revoked_at, used_at FROM permits WHERE check_id = $1 FOR UPDATE
+    SELECT c.id, c.phone_key, c.decision, c.checked_at, p.valid_until, p.revoked_at, p.used_at
+    FROM checks c
+    LEFT JOIN LATERAL (
+        SELECT valid_until, revoked_at, used_at FROM permits WHERE check_id = c.id FOR UPDATE
+    ) p ON true
+    WHERE c.id = $1 AND c.agency_id = $2
 """
 
 FIND_ATTEMPT = """
@@ -163,14 +164,13 @@ USE_PERMIT = "UPDATE permits SET used_at = $2 WHERE check_id = $1"
 
 
 class CheckedCall(msgspec.Struct, frozen=True, kw_only=True):
+    """A check and its permit (the permit fields are None for a deny answer)."""
+
     id: UUID
     phone_key: bytes
     decision: str
     checked_at: datetime
-
-
-class PermitState(msgspec.Struct, frozen=True, kw_only=True):
-    valid_until: datetime
+    valid_until: datetime | None
     revoked_at: datetime | None
     used_at: datetime | None
 
@@ -249,14 +249,12 @@ async def _judge(conn: Connection, attempt: Attempt) -> tuple[bytes, Violation |
     if attempt.occurred_at < checked.checked_at:
         # The call came before the answer: no permit existed when it was made.
         return checked.phone_key, "no_permit"
-    permit_row = await conn.fetchrow(LOCK_PERMIT, checked.id)
-    assert permit_row is not None, "every allow answer has its permit row"
-    permit = msgspec.convert(dict(permit_row), PermitState)
-    if permit.revoked_at is not None and permit.revoked_at <= attempt.occurred_at:
+    assert checked.valid_until is not None, "every allow answer has its permit row"
+    if checked.revoked_at is not None and checked.revoked_at <= attempt.occurred_at:
         return checked.phone_key, "permit_revoked"
-    if attempt.occurred_at > permit.valid_until:
+    if attempt.occurred_at > checked.valid_until:
         return checked.phone_key, "permit_expired"
-    if permit.used_at is not None:
+    if checked.used_at is not None:
         return checked.phone_key, "permit_used"
     return checked.phone_key, None
 
