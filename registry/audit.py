@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -41,15 +40,6 @@ class Break(msgspec.Struct, frozen=True):
     reason: str
 
 
-class AuditEntry(msgspec.Struct, frozen=True):
-    seq: int
-    at: datetime
-    actor: str
-    action: str
-    subject: str
-    details: str
-
-
 CHAIN = """
     SELECT seq, prev_hash, hash,
            audit_hash(prev_hash, seq, at, actor, action, subject, details) AS expected
@@ -74,10 +64,3 @@ async def verify(conn: Connection) -> tuple[int, Break | None]:
             expected_prev = bytes(row["hash"])
             expected_seq += 1
     return count, None
-
-
-RECENT = "SELECT seq, at, actor, action, subject, details::text AS details FROM audit_log ORDER BY seq DESC LIMIT $1"
-
-
-async def recent(conn: Connection, limit: int = 50) -> list[AuditEntry]:
-    return [msgspec.convert(dict(row), AuditEntry) for row in await conn.fetch(RECENT, limit)]

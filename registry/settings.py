@@ -7,11 +7,12 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import msgspec
 
 Environment = Literal["development", "production"]
+F = TypeVar("F", "Limits", "ContactLimits")
 
 
 class SettingsError(Exception):
@@ -76,21 +77,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if mode not in ("development", "production"):
             raise SettingsError(f"REGISTRY_ENV must be 'development' or 'production', not {mode!r}")
         data_dir = Path(env.get("REGISTRY_DATA_DIR", ".registry"))
-        defaults = Limits()
-        limits = Limits(
-            **{
-                name: _int(env, f"REGISTRY_LIMIT_{name.upper()}", getattr(defaults, name), minimum=1)
-                for name in Limits.__struct_fields__
-            }
-        )
+        limits = _figures(env, Limits, "REGISTRY_LIMIT_")
         if limits.consent_default_days > limits.consent_max_days:
             raise SettingsError("REGISTRY_LIMIT_CONSENT_DEFAULT_DAYS must not exceed REGISTRY_LIMIT_CONSENT_MAX_DAYS")
-        contact = ContactLimits(
-            **{
-                name: _int(env, f"REGISTRY_CONTACT_{name.upper()}", getattr(ContactLimits(), name), minimum=1)
-                for name in ContactLimits.__struct_fields__
-            }
-        )
+        contact = _figures(env, ContactLimits, "REGISTRY_CONTACT_")
         webhook = env.get("REGISTRY_SMS_WEBHOOK_URL") or None
         if webhook is not None and not webhook.startswith(("https://", "http://")):
             raise SettingsError("REGISTRY_SMS_WEBHOOK_URL must be an http(s) URL")
@@ -133,6 +123,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             secure_cookies=mode == "production",
             record_retention_days=_int(env, "REGISTRY_RECORD_RETENTION_DAYS", 1096, minimum=1),
         )
+
+
+def _figures(env: Mapping[str, str], figures: type[F], prefix: str) -> F:
+    """A Struct of whole-number settings, each read from PREFIX + its field name in capitals."""
+    defaults = figures()
+    return figures(
+        **{
+            name: _int(env, f"{prefix}{name.upper()}", getattr(defaults, name), minimum=1)
+            for name in figures.__struct_fields__
+        }
+    )
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
