@@ -29,9 +29,12 @@ APPEND = """
 
 async def record(conn: Connection, actor: str, action: str, subject: str, details: dict[str, Any] | None = None) -> int:
     """Append one row; call inside the transaction of the change it records."""
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_LOCK)
-        seq: int = await conn.fetchval(APPEND, actor, action, subject, json.dumps(details or {}, default=str), GENESIS)
+    if not conn.is_in_transaction():
+        # A savepoint inside the caller's transaction would cost two round trips and add nothing.
+        async with conn.transaction():
+            return await record(conn, actor, action, subject, details)
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_LOCK)
+    seq: int = await conn.fetchval(APPEND, actor, action, subject, json.dumps(details or {}, default=str), GENESIS)
     return seq
 
 

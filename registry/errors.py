@@ -143,21 +143,21 @@ def _field_error(item: Any) -> dict[str, str]:
     for marker in ("unknown field `", "required field `"):
         if marker in message:
             name = message.split(marker, 1)[1].split("`", 1)[0]
-            prefix = _path(message) or (key if key and key != "data" else "")
+            prefix = json_path(message) or (key if key and key != "data" else "")
             key = f"{prefix}.{name}" if prefix else name
             message = message.rsplit(" - at ", 1)[0]
             break
     else:
         if (not key or key == "data") and " - at `$" in message:
             # msgspec says where: "Expected `str`, got `int` - at `$.phone`"
-            key = _path(message) or key
+            key = json_path(message) or key
             message = message.rsplit(" - at ", 1)[0]
     if key == "data":
         key = "body"
     return {"field": str(key or item.get("source") or "body"), "detail": message}
 
 
-def _path(message: str) -> str:
+def json_path(message: str) -> str:
     """`$.items[3].phone` from msgspec's "... - at `$.items[3].phone`" ("" for the body itself)."""
     if " - at `$" not in message:
         return ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import msgspec
@@ -52,13 +52,12 @@ FIGURES = """
     LEFT JOIN c ON c.agency_id = a.id LEFT JOIN t ON t.agency_id = a.id LEFT JOIN d ON d.agency_id = a.id
     ORDER BY coalesce(c.checks, 0) DESC, a.name
 """
-NOW = "SELECT now()"
 
 
 async def figures(conn: Connection, since: datetime) -> Figures:
     rows = await conn.fetch(FIGURES, since)
     return Figures(
         since=since,
-        until=await conn.fetchval(NOW),
+        until=datetime.now(UTC),
         agencies=[msgspec.convert(dict(r), AgencyFigures) for r in rows],
     )

@@ -68,18 +68,20 @@ async def revoke_contradicted_permits(
     changes feed). Returns the revoked check ids. Runs inside the caller's transaction."""
     if reason not in REVOKE_REASONS:
         raise ValueError(f"revocation reason must be one of {sorted(REVOKE_REASONS)}, not {reason!r}")
-    async with conn.transaction():
-        await conn.execute(LOCK_CONTACT, phone_key)
-        permits = [msgspec.convert(dict(row), OpenPermit) for row in await conn.fetch(OPEN_PERMITS, phone_key)]
-        if not permits:
-            return []
-        rules = [msgspec.convert(dict(row), policy.Rule) for row in await conn.fetch(CONTACT_RULES, phone_key)]
-        contradicted = [
-            p.check_id for p in permits if policy.contradicts(rules, p.agency_id, p.borrower_key, p.rule_id, p.at)
-        ]
-        if not contradicted:
-            return []
-        return [row["check_id"] for row in await conn.fetch(REVOKE, contradicted, reason)]
+    if not conn.is_in_transaction():
+        async with conn.transaction():
+            return await revoke_contradicted_permits(conn, phone_key, reason, settings)
+    await conn.execute(LOCK_CONTACT, phone_key)
+    permits = [msgspec.convert(dict(row), OpenPermit) for row in await conn.fetch(OPEN_PERMITS, phone_key)]
+    if not permits:
+        return []
+    rules = [msgspec.convert(dict(row), policy.Rule) for row in await conn.fetch(CONTACT_RULES, phone_key)]
+    contradicted = [
+        p.check_id for p in permits if policy.contradicts(rules, p.agency_id, p.borrower_key, p.rule_id, p.at)
+    ]
+    if not contradicted:
+        return []
+    return [row["check_id"] for row in await conn.fetch(REVOKE, contradicted, reason)]
 
 
 class Answer(msgspec.Struct, frozen=True, kw_only=True):

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import secrets
 import unicodedata
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import msgspec
 
 from registry import audit, phones, tokens
+from registry.checks.queries import revoke_contradicted_permits
 from registry.contacts.schemas import (
     CodeSent,
     ContactSession,
-    DisputeSummary,
     Me,
     Receipt,
     ReceiptAction,
@@ -28,6 +26,7 @@ from registry.contacts.schemas import (
 from registry.contacts.sms import SmsSender
 from registry.contacts.words import receipt_text
 from registry.database import Connection
+from registry.disputes.queries import contact_disputes
 from registry.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from registry.settings import Settings
 from registry.web.i18n import Texts
@@ -285,8 +284,7 @@ async def _hold(conn: Connection, contact: ContactSession) -> None:
 
 async def _revoke(conn: Connection, phone_key: bytes, reason: str, settings: Settings) -> None:
     """Revoke the open permits the change contradicts (the checks feature owns permits)."""
-    checks: Any = importlib.import_module("registry.checks.queries")
-    await checks.revoke_contradicted_permits(conn, phone_key, reason, settings)
+    await revoke_contradicted_permits(conn, phone_key, reason, settings)
 
 
 async def _receipt(
@@ -400,7 +398,6 @@ RECENT_CHECKS = """
     ORDER BY c.checked_at DESC
     LIMIT 500
 """
-DISPUTES_OF = "SELECT ref, status, created_at FROM disputes WHERE phone_key = $1 ORDER BY created_at DESC"
 
 
 async def recent_checks(conn: Connection, phone_key: bytes) -> list[RecentCheck]:
@@ -414,9 +411,7 @@ async def me(conn: Connection, contact: ContactSession) -> Me:
             phone=contact.phone_hint,
             rules=await rules_of(conn, contact.phone_key),
             recent_checks=await recent_checks(conn, contact.phone_key),
-            disputes=[
-                msgspec.convert(dict(row), DisputeSummary) for row in await conn.fetch(DISPUTES_OF, contact.phone_key)
-            ],
+            disputes=await contact_disputes(conn, contact.phone_key),
         )
 
 

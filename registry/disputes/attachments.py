@@ -9,15 +9,18 @@ from uuid import UUID
 
 import msgspec
 import puremagic
+from litestar.datastructures import UploadFile
 
 from registry import audit
+from registry.contacts.schemas import ContactSession
 from registry.database import Connection
 from registry.disputes import queries
-from registry.disputes.contact_auth import Contact
 from registry.disputes.schemas import PENDING, Attachment
 from registry.errors import Conflict, InvalidInput, NotFound
 
 MAX_BYTES = 10 * 1024 * 1024
+# The route's body limit: the file plus the multipart envelope and the form's other fields.
+UPLOAD_MAX_BODY = MAX_BYTES + 64 * 1024
 MAX_PER_DISPUTE = 10
 FIELD = "file"
 
@@ -74,7 +77,7 @@ INSERT = """
 """
 
 
-async def attach(conn: Connection, contact: Contact, ref: str, filename: str | None, data: bytes) -> Attachment:
+async def attach(conn: Connection, contact: ContactSession, ref: str, filename: str | None, data: bytes) -> Attachment:
     if not data:
         raise InvalidInput(FIELD, "the file is empty")
     if len(data) > MAX_BYTES:
@@ -126,3 +129,10 @@ async def content(conn: Connection, ref: str, attachment_id: UUID) -> StoredFile
     if row is None:
         raise NotFound("no such attachment")
     return msgspec.convert(dict(row), StoredFile)
+
+
+async def read_upload(upload: UploadFile) -> bytes:
+    """At most one byte past the limit, so an oversized file is refused without reading it all."""
+    data = await upload.read(MAX_BYTES + 1)
+    await upload.close()
+    return data

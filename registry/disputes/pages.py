@@ -18,18 +18,11 @@ from registry.admin import agencies
 from registry.contacts.schemas import ContactSession
 from registry.database import Connection
 from registry.disputes import attachments, queries
-from registry.disputes.contact_auth import Contact
 from registry.disputes.schemas import PENDING, DisputeRequest
-from registry.errors import DomainError, InvalidInput, NotFound, TooManyRequests
+from registry.errors import DomainError, InvalidInput, NotFound, TooManyRequests, json_path
 from registry.settings import Settings
 from registry.web.i18n import DISPLAY_ZONE, Texts
 from registry.web.session import SignInRequired, page, provide_contact, provide_texts, sign_in_redirect
-
-UPLOAD_MAX_BODY = attachments.MAX_BYTES + 64 * 1024
-
-
-def as_contact(session: ContactSession) -> Contact:
-    return Contact(phone_key=bytes(session.phone_key), phone_hint=session.phone_hint)
 
 
 def category_words(texts: Texts) -> dict[str, str]:
@@ -149,7 +142,7 @@ def to_request(body: dict[str, Any]) -> DisputeRequest:
         return msgspec.convert(body, DisputeRequest, strict=False)
     except msgspec.ValidationError as exc:
         message = str(exc)
-        field = message.rsplit("at `$.", 1)[1].rstrip("`") if "at `$." in message else "description"
+        field = json_path(message) or "description"
         raise InvalidInput(field, message) from None
 
 
@@ -166,7 +159,7 @@ class ComplaintPages(Controller):
     async def mine(
         self, conn: NamedDependency[Connection], texts: NamedDependency[Texts], session: NamedDependency[ContactSession]
     ) -> Template:
-        items = await queries.contact_disputes(conn, as_contact(session))
+        items = await queries.contact_disputes(conn, session.phone_key)
         return page(texts, "complaints/list.html", items=items, statuses=status_words(texts))
 
     @get("/new")
@@ -175,7 +168,7 @@ class ComplaintPages(Controller):
     ) -> Template:
         return await form_page(conn, texts)
 
-    @post("/", request_max_body_size=UPLOAD_MAX_BODY, status_code=303)
+    @post("/", request_max_body_size=attachments.UPLOAD_MAX_BODY, status_code=303)
     async def file(
         self,
         request: Request[Any, Any, Any],
@@ -190,9 +183,8 @@ class ComplaintPages(Controller):
         upload = form.get("file")
         data = b""
         if isinstance(upload, UploadFile) and upload.filename:
-            data = await upload.read(attachments.MAX_BYTES + 1)
-            await upload.close()
-        contact = as_contact(session)
+            data = await attachments.read_upload(upload)
+        contact = session
         try:
             # The file is checked before anything is filed, so a refused file files nothing.
             if data and (len(data) > attachments.MAX_BYTES or attachments.content_type_of(data) is None):
@@ -224,7 +216,7 @@ class ComplaintPages(Controller):
         ref: FromPath[str],
     ) -> Template:
         try:
-            dispute = await queries.contact_view(conn, as_contact(session), ref)
+            dispute = await queries.contact_view(conn, session, ref)
         except NotFound as exc:
             return page(texts, "complaints/missing.html", status=404, error=explain(exc, texts))
         return page(
@@ -240,7 +232,7 @@ class ComplaintPages(Controller):
             error=None,
         )
 
-    @post("/{ref:str}/attachments", request_max_body_size=UPLOAD_MAX_BODY, status_code=303)
+    @post("/{ref:str}/attachments", request_max_body_size=attachments.UPLOAD_MAX_BODY, status_code=303)
     async def attach(
         self,
         request: Request[Any, Any, Any],
@@ -251,12 +243,11 @@ class ComplaintPages(Controller):
     ) -> Template | Redirect:
         form = await request.form()
         upload = form.get("file")
-        contact = as_contact(session)
+        contact = session
         try:
             if not isinstance(upload, UploadFile) or not upload.filename:
                 raise InvalidInput("file", "no file")
-            data = await upload.read(attachments.MAX_BYTES + 1)
-            await upload.close()
+            data = await attachments.read_upload(upload)
             await attachments.attach(conn, contact, ref, upload.filename, data)
         except DomainError as exc:
             dispute = await queries.contact_view(conn, contact, ref)
@@ -285,7 +276,7 @@ class ComplaintPages(Controller):
     ) -> Redirect:
         # Already decided or withdrawn: the page shows where it stands.
         with contextlib.suppress(DomainError):
-            await queries.withdraw(conn, as_contact(session), ref)
+            await queries.withdraw(conn, session, ref)
         return Redirect(path=f"/complaints/{queries.normalize_ref(ref)}?notice=withdrawn", status_code=303)
 
 

@@ -12,9 +12,9 @@ import msgspec
 
 from registry import audit, phones
 from registry.admin import agencies
+from registry.contacts.schemas import ContactSession, DisputeSummary
 from registry.database import Connection
 from registry.disputes import evidence
-from registry.disputes.contact_auth import Contact
 from registry.disputes.schemas import (
     PENDING,
     AdminDispute,
@@ -125,7 +125,7 @@ INSERT_DISPUTE = """
 
 
 async def file_dispute(
-    conn: Connection, contact: Contact, request: DisputeRequest, *, pepper: bytes, region: str
+    conn: Connection, contact: ContactSession, request: DisputeRequest, *, pepper: bytes, region: str
 ) -> Filed:
     """A contact's complaint; against a registered agency it goes straight to that agency for an answer."""
     now = datetime.now(UTC)
@@ -204,7 +204,7 @@ async def file_dispute(
 # ---- the contact's own view ---------------------------------------------------------------------
 
 
-async def own_dispute(conn: Connection, contact: Contact, ref: str, *, lock: bool = False) -> DisputeRow:
+async def own_dispute(conn: Connection, contact: ContactSession, ref: str, *, lock: bool = False) -> DisputeRow:
     """Another contact's dispute is indistinguishable from none at all."""
     dispute = await dispute_by_ref(conn, ref, lock=lock)
     if not _same_key(dispute.phone_key, contact.phone_key):
@@ -227,7 +227,7 @@ def contact_timeline(all_events: list[Event]) -> list[Event]:
     ]
 
 
-async def contact_view(conn: Connection, contact: Contact, ref: str) -> ContactDispute:
+async def contact_view(conn: Connection, contact: ContactSession, ref: str) -> ContactDispute:
     d = await own_dispute(conn, contact, ref)
     return ContactDispute(
         ref=d.ref,
@@ -255,20 +255,15 @@ CONTACT_LIST = """
 """
 
 
-class ContactListItem(msgspec.Struct, frozen=True, kw_only=True):
-    ref: str
-    status: str
-    created_at: datetime
-
-
-async def contact_disputes(conn: Connection, contact: Contact) -> list[ContactListItem]:
-    return [msgspec.convert(dict(r), ContactListItem) for r in await conn.fetch(CONTACT_LIST, contact.phone_key)]
+async def contact_disputes(conn: Connection, phone_key: bytes) -> list[DisputeSummary]:
+    """The contact's complaints, newest first (also part of GET /v1/contact/me)."""
+    return [msgspec.convert(dict(r), DisputeSummary) for r in await conn.fetch(CONTACT_LIST, phone_key)]
 
 
 SET_STATUS = "UPDATE disputes SET status = $2 WHERE id = $1"
 
 
-async def withdraw(conn: Connection, contact: Contact, ref: str) -> DisputeRow:
+async def withdraw(conn: Connection, contact: ContactSession, ref: str) -> None:
     async with conn.transaction():
         d = await own_dispute(conn, contact, ref, lock=True)
         if d.status not in PENDING:
@@ -276,7 +271,6 @@ async def withdraw(conn: Connection, contact: Contact, ref: str) -> DisputeRow:
         await conn.execute(SET_STATUS, d.id, "withdrawn")
         await add_event(conn, d.id, "contact", "withdrawn")
         await audit.record(conn, contact.actor, "dispute.withdraw", f"dispute:{d.ref}", {"from": d.status})
-    return await dispute_by_ref(conn, d.ref)
 
 
 # ---- the agency's view and answer ---------------------------------------------------------------
@@ -418,7 +412,7 @@ DECIDE = """
 """
 
 
-async def decide(conn: Connection, ref: str, decision: DecisionRequest, admin_id: UUID, actor: str) -> DisputeRow:
+async def decide(conn: Connection, ref: str, decision: DecisionRequest, admin_id: UUID, actor: str) -> None:
     """Record the outcome; a suspension takes effect in the same transaction, so the next check is 403."""
     note = decision.note.strip()
     if not note:
@@ -449,7 +443,6 @@ async def decide(conn: Connection, ref: str, decision: DecisionRequest, admin_id
                 "agency_id": str(d.agency_id) if d.agency_id else None,
             },
         )
-    return await dispute_by_ref(conn, d.ref)
 
 
 DECIDER = "SELECT username FROM admins WHERE id = $1"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
@@ -16,9 +15,10 @@ from registry import tokens
 from registry.admin import agencies
 from registry.admin.accounts import Staff, provide_staff
 from registry.admin.agencies import Caller
+from registry.contacts.routes import bearer_contact
+from registry.contacts.schemas import ContactSession, DisputeSummary
 from registry.database import Connection
 from registry.disputes import attachments, queries
-from registry.disputes.contact_auth import Contact, provide_contact
 from registry.disputes.schemas import (
     AdminDispute,
     AgencyDispute,
@@ -35,28 +35,23 @@ from registry.errors import InvalidInput
 from registry.settings import Settings
 
 # Ten megabytes of file plus the multipart envelope around it.
-UPLOAD_MAX_BODY = attachments.MAX_BYTES + 64 * 1024
 
 
 async def provide_agency(request: Request[Any, Any, Any], conn: NamedDependency[Connection]) -> Caller:
     return await agencies.authenticate(conn, tokens.bearer(request.headers.get("authorization")))
 
 
-class Items(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[Any]
-
-
 class ContactDisputes(Controller):
     path = "/v1/contact/disputes"
     tags = ["contact"]  # noqa: RUF012
-    dependencies = {"contact": Provide(provide_contact)}  # noqa: RUF012
+    dependencies = {"contact": Provide(bearer_contact)}  # noqa: RUF012
 
     @post("/")
     async def file(
         self,
         conn: NamedDependency[Connection],
         settings: NamedDependency[Settings],
-        contact: NamedDependency[Contact],
+        contact: NamedDependency[ContactSession],
         data: JSONBody[DisputeRequest],
     ) -> Filed:
         """File a complaint; it gets a reference like D-2026-7KQ3M9 to follow it by."""
@@ -64,32 +59,32 @@ class ContactDisputes(Controller):
 
     @get("/")
     async def mine(
-        self, conn: NamedDependency[Connection], contact: NamedDependency[Contact]
-    ) -> dict[str, list[queries.ContactListItem]]:
+        self, conn: NamedDependency[Connection], contact: NamedDependency[ContactSession]
+    ) -> dict[str, list[DisputeSummary]]:
         """The complaints this contact has filed, newest first."""
-        return {"items": await queries.contact_disputes(conn, contact)}
+        return {"items": await queries.contact_disputes(conn, contact.phone_key)}
 
     @get("/{ref:str}")
     async def show(
-        self, conn: NamedDependency[Connection], contact: NamedDependency[Contact], ref: FromPath[str]
+        self, conn: NamedDependency[Connection], contact: NamedDependency[ContactSession], ref: FromPath[str]
     ) -> ContactDispute:
         """Status and the contact-visible timeline."""
         return await queries.contact_view(conn, contact, ref)
 
     @delete("/{ref:str}", status_code=200)
     async def withdraw(
-        self, conn: NamedDependency[Connection], contact: NamedDependency[Contact], ref: FromPath[str]
+        self, conn: NamedDependency[Connection], contact: NamedDependency[ContactSession], ref: FromPath[str]
     ) -> ContactDispute:
         """Withdraw a complaint that is not decided yet."""
         await queries.withdraw(conn, contact, ref)
         return await queries.contact_view(conn, contact, ref)
 
-    @post("/{ref:str}/attachments", request_max_body_size=UPLOAD_MAX_BODY)
+    @post("/{ref:str}/attachments", request_max_body_size=attachments.UPLOAD_MAX_BODY)
     async def attach(
         self,
         request: Request[Any, Any, Any],
         conn: NamedDependency[Connection],
-        contact: NamedDependency[Contact],
+        contact: NamedDependency[ContactSession],
         ref: FromPath[str],
     ) -> Attachment:
         """Multipart field `file`: an audio recording, an image or a PDF, 10 MB at most."""
@@ -97,8 +92,7 @@ class ContactDisputes(Controller):
         upload = form.get(attachments.FIELD)
         if not isinstance(upload, UploadFile):
             raise InvalidInput(attachments.FIELD, "send the file as multipart/form-data field 'file'")
-        data = await upload.read(attachments.MAX_BYTES + 1)
-        await upload.close()
+        data = await attachments.read_upload(upload)
         return await attachments.attach(conn, contact, ref, upload.filename, data)
 
 

@@ -19,7 +19,6 @@ Category = Literal[
     "contacted_family",
     "other",
 ]
-CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
 Status = Literal["open", "awaiting_agency", "under_review", "upheld", "dismissed", "withdrawn"]
 STATUSES: tuple[str, ...] = Status.__args__  # type: ignore[attr-defined]
 # A dispute in one of these is still waiting for someone; the others are closed.
