@@ -219,24 +219,11 @@ RULES_OF = """
     WHERE r.phone_key = $1
     ORDER BY r.created_at DESC, r.id
 """
-RULE_BY_ID = """
-    SELECT r.id, r.kind, r.agency_id, a.name AS agency_name, r.borrower_hint AS borrower,
-           r.created_at, r.expires_at, r.withdrawn_at,
-           CASE WHEN r.withdrawn_at IS NOT NULL THEN 'withdrawn'
-                WHEN r.expires_at IS NOT NULL AND r.expires_at <= now() THEN 'expired'
-                ELSE 'active' END AS state
-    FROM rules r LEFT JOIN agencies a ON a.id = r.agency_id
-    WHERE r.id = $1 AND r.phone_key = $2
-"""
 
 
 async def rules_of(conn: Connection, phone_key: bytes) -> list[Rule]:
     """Every rule of a contact, newest first, each with its state now."""
     return [msgspec.convert(dict(row), Rule) for row in await conn.fetch(RULES_OF, phone_key)]
-
-
-async def rules_in_force(conn: Connection, phone_key: bytes) -> list[Rule]:
-    return [rule for rule in await rules_of(conn, phone_key) if rule.state == "active"]
 
 
 AGENCY_NAME = "SELECT name FROM agencies WHERE id = $1"
@@ -290,10 +277,9 @@ async def _revoke(conn: Connection, phone_key: bytes, reason: str, settings: Set
 async def _receipt(
     conn: Connection, contact: ContactSession, action: ReceiptAction, rule_id: UUID, texts: Texts
 ) -> RuleChange:
-    row = await conn.fetchrow(RULE_BY_ID, rule_id, contact.phone_key)
-    assert row is not None  # written or stamped in this same transaction
-    rule = msgspec.convert(dict(row), Rule)
-    in_force = await rules_in_force(conn, contact.phone_key)
+    rules = await rules_of(conn, contact.phone_key)
+    rule = next(r for r in rules if r.id == rule_id)  # written or stamped in this same transaction
+    in_force = [r for r in rules if r.state == "active"]
     stored = await conn.fetchrow(
         INSERT_RECEIPT,
         contact.phone_key,

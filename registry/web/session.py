@@ -34,10 +34,10 @@ def provide_texts(request: Request[Any, Any, Any]) -> Texts:
 
 async def provide_contact(request: Request[Any, Any, Any], conn: NamedDependency[Connection]) -> ContactSession:
     """The signed-in contact (from the HttpOnly session cookie), or SignInRequired."""
-    try:
-        return await queries.session_from_token(conn, request.cookies.get(SESSION_COOKIE))
-    except Unauthorized:
-        raise SignInRequired() from None
+    contact = await provide_maybe_contact(request, conn)
+    if contact is None:
+        raise SignInRequired()
+    return contact
 
 
 async def provide_maybe_contact(
@@ -62,9 +62,7 @@ def session_cookie(settings: Settings, token: str, max_age: int) -> Cookie:
 
 
 def cleared_session_cookie(settings: Settings) -> Cookie:
-    return Cookie(
-        key=SESSION_COOKIE, value="", max_age=0, path="/", httponly=True, secure=settings.secure_cookies, samesite="lax"
-    )
+    return session_cookie(settings, "", 0)
 
 
 def page(texts: Texts, name: str, *, status: int = 200, **context: Any) -> Template:
