@@ -37,8 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from registry import database, phones  # noqa: E402
-from registry.admin import agencies  # noqa: E402
+from registry.agencies import queries as agencies  # noqa: E402
 from registry.checks import queries  # noqa: E402
+from registry.jurisdiction import with_check_character  # noqa: E402
 from registry.settings import Limits  # noqa: E402
 from registry.tokens import token_hash  # noqa: E402
 
@@ -84,11 +85,9 @@ async def prepare(server_url: str, contacts: int) -> tuple[str, str]:
     conn = await asyncpg.connect(url)
     try:
         agency = await agencies.create_agency(
-            conn, "Bench Collections", agencies.with_check_character("91110000MA0000000"), "bench"
+            conn, "Bench Collections", with_check_character("91110000MA0000000"), "bench"
         )
-        other = await agencies.create_agency(
-            conn, "Other Lender", agencies.with_check_character("91110000MA0000001"), "bench"
-        )
+        other = await agencies.create_agency(conn, "Other Lender", with_check_character("91110000MA0000001"), "bench")
         key = await agencies.issue_key(conn, agency.id, "bench")
         started = time.perf_counter()
         # 40% refuse everyone, 30% consent to the bench agency, 10% consent to another

@@ -24,26 +24,32 @@ from litestar.template import TemplateConfig
 from litestar.types import ASGIApp, ControllerRouterHandler, Receive, Scope, Send
 
 from registry import database
+from registry.admin.routes import ROUTES as admin
+from registry.agencies.routes import ROUTES as public_agencies
+from registry.checks.routes import ROUTES as checks
+from registry.contacts.routes import ROUTES as contacts
 from registry.database import Connection
+from registry.disputes.routes import ROUTES as disputes
 from registry.errors import Unavailable, problem_details_plugin, unexpected
+from registry.pages.routes import ROUTES as language_switch
 from registry.settings import Settings
 
 log = logging.getLogger("registry.app")
 
-WEB_DIR = Path(__file__).resolve().parent / "web"
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
 # Most bodies are small; the batch route and attachment upload raise their own limit.
 DEFAULT_MAX_BODY = 256 * 1024
 
 
-def feature_routes() -> list[ControllerRouterHandler]:
-    """Each feature folder exports ROUTES; imported here so the app is one list of them."""
-    from registry.admin.routes import ROUTES as admin
-    from registry.checks.routes import ROUTES as checks
-    from registry.contacts.routes import ROUTES as contacts
-    from registry.disputes.routes import ROUTES as disputes
-    from registry.web.routes import ROUTES as web
-
-    return [*checks, *contacts, *disputes, *admin, *web]
+# Each feature (and the shared layer's public pieces) exports ROUTES; the app is the list of them.
+FEATURE_ROUTES: list[ControllerRouterHandler] = [
+    *checks,
+    *contacts,
+    *disputes,
+    *admin,
+    *public_agencies,
+    *language_switch,
+]
 
 
 def lifespan(settings: Settings) -> Any:
@@ -134,7 +140,7 @@ class Metrics(PrometheusController):
 
 def create_app(settings: Settings) -> Litestar:
     prometheus = PrometheusConfig(app_name="registry", prefix="registry", group_path=True, exclude=["^/static"])
-    static = WEB_DIR / "static"
+    static = PAGES_DIR / "static"
     static.mkdir(exist_ok=True)
     return Litestar(
         route_handlers=[
@@ -142,7 +148,7 @@ def create_app(settings: Settings) -> Litestar:
             readyz,
             Metrics,
             create_static_files_router(path="/static", directories=[static], include_in_schema=False),
-            *feature_routes(),
+            *FEATURE_ROUTES,
         ],
         lifespan=[lifespan(settings)],
         dependencies={
@@ -159,7 +165,7 @@ def create_app(settings: Settings) -> Litestar:
             # The JSON API is authenticated by bearer tokens, not cookies, so CSRF does not apply.
             exclude=["^/v1/", "^/healthz", "^/readyz", "^/metrics"],
         ),
-        template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(directory=PAGES_DIR / "templates", engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(
             title="Contact consent registry", version="1.0.0", path="/schema", use_handler_docstrings=True
         ),

@@ -13,27 +13,15 @@ import asyncio
 import importlib
 import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import asyncpg
-import msgspec
 
 from registry import database
+from registry.commands import Command, Output
 from registry.database import Connection
 from registry.errors import DomainError
 from registry.settings import Settings, SettingsError
-
-
-class Output(msgspec.Struct, frozen=True):
-    """What a command prints: `data` with --json, `text` otherwise; exit code with it."""
-
-    data: dict[str, Any]
-    text: str
-    exit_code: int = 0
-
-
-Command = Callable[[Connection, Settings, argparse.Namespace], Awaitable[Output]]
 
 # command path -> "module:function", imported only when that command runs.
 COMMANDS = {

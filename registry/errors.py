@@ -16,15 +16,25 @@ PROBLEM_BASE = "https://registry.example/problems/"
 
 
 class DomainError(Exception):
+    """A refusal in the domain's words. `code` is stable and machine-readable: clients and
+    pages choose what to do and say by it, never by the English `detail`."""
+
     status = 400
     code = "bad_request"
     title = "Bad request"
 
     def __init__(
-        self, detail: str, *, errors: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
+        if code is not None:
+            self.code = code
         self.errors = errors
         self.headers = headers
 
@@ -36,8 +46,8 @@ class InvalidInput(DomainError):
     code = "invalid_input"
     title = "Invalid input"
 
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(f"{field}: {detail}", errors=[{"field": field, "detail": detail}])
+    def __init__(self, field: str, detail: str, *, code: str | None = None) -> None:
+        super().__init__(f"{field}: {detail}", code=code, errors=[{"field": field, "detail": detail}])
         self.field = field
         self.field_detail = detail
 
@@ -47,8 +57,8 @@ class Unauthorized(DomainError):
     code = "unauthorized"
     title = "Missing or bad credentials"
 
-    def __init__(self, detail: str = "missing or bad credentials") -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+    def __init__(self, detail: str = "missing or bad credentials", *, code: str | None = None) -> None:
+        super().__init__(detail, code=code, headers={"WWW-Authenticate": "Bearer"})
 
 
 class Forbidden(DomainError):
@@ -79,8 +89,9 @@ class TooManyRequests(DomainError):
     code = "too_many_requests"
     title = "Too many requests"
 
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+    def __init__(self, detail: str, retry_after: int, *, code: str | None = None) -> None:
+        super().__init__(detail, code=code, headers={"Retry-After": str(max(1, retry_after))})
+        self.retry_after = max(1, retry_after)
 
 
 class Unavailable(DomainError):
@@ -93,16 +104,26 @@ class Unavailable(DomainError):
 
 
 def _problem(
-    status: int, code: str, title: str, detail: str, errors: Any = None, headers: dict[str, str] | None = None
+    status: int,
+    kind: str,
+    title: str,
+    detail: str,
+    errors: Any = None,
+    headers: dict[str, str] | None = None,
+    code: str | None = None,
 ) -> ProblemDetailsException:
-    extra = {"errors": errors} if errors else None
+    """`type` names the kind of problem (a URL per class); `code` the exact case, for machines."""
+    extra: dict[str, Any] = {"code": code or kind}
+    if errors:
+        extra["errors"] = errors
     return ProblemDetailsException(
-        status_code=status, type_=PROBLEM_BASE + code, title=title, detail=detail, extra=extra, headers=headers
+        status_code=status, type_=PROBLEM_BASE + kind, title=title, detail=detail, extra=extra, headers=headers
     )
 
 
 def domain_problem(exc: DomainError) -> ProblemDetailsException:
-    return _problem(exc.status, exc.code, exc.title, exc.detail, exc.errors, exc.headers)
+    # The class's code is the problem type; an instance may name a more exact case.
+    return _problem(exc.status, type(exc).code, exc.title, exc.detail, exc.errors, exc.headers, exc.code)
 
 
 _HTTP_CODES = {

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 import msgspec
+import phonenumbers
+
+from registry.jurisdiction import CHINA, JURISDICTIONS, Jurisdiction
 
 Environment = Literal["development", "production"]
 F = TypeVar("F", "Limits", "ContactLimits")
@@ -53,7 +56,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8000
     pepper: bytes = b""
     session_key: bytes = b""
-    default_region: str = "CN"
+    # What the country decides (number region, clock, SMS words, record term, agency ids).
+    jurisdiction: Jurisdiction = CHINA
+    default_region: str = CHINA.default_region
     pool_min_size: int = 2
     pool_max_size: int = 10
     limits: Limits = Limits()
@@ -62,8 +67,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sms_webhook_url: str | None = None
     sms_webhook_secret: str | None = None
     secure_cookies: bool = False
-    # How long call records (checks, permits, attempts) are kept: Regulation F 1006.100 says 3 years.
-    record_retention_days: int = 1096
+    # How long call records (checks, permits, attempts) are kept; the jurisdiction's term unless overridden.
+    record_retention_days: int = CHINA.record_retention_days
 
     @property
     def production(self) -> bool:
@@ -77,6 +82,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if mode not in ("development", "production"):
             raise SettingsError(f"REGISTRY_ENV must be 'development' or 'production', not {mode!r}")
         data_dir = Path(env.get("REGISTRY_DATA_DIR", ".registry"))
+        code = env.get("REGISTRY_JURISDICTION", CHINA.code).lower()
+        if code not in JURISDICTIONS:
+            raise SettingsError(
+                f"REGISTRY_JURISDICTION must be one of {', '.join(sorted(JURISDICTIONS))}, not {code!r}"
+            )
+        jurisdiction = JURISDICTIONS[code]
         limits = _figures(env, Limits, "REGISTRY_LIMIT_")
         if limits.consent_default_days > limits.consent_max_days:
             raise SettingsError("REGISTRY_LIMIT_CONSENT_DEFAULT_DAYS must not exceed REGISTRY_LIMIT_CONSENT_MAX_DAYS")
@@ -112,7 +123,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             port=_int(env, "REGISTRY_PORT", 8000, minimum=1, maximum=65535),
             pepper=pepper,
             session_key=session_key,
-            default_region=_region(env),
+            jurisdiction=jurisdiction,
+            default_region=_region(env, jurisdiction.default_region),
             pool_min_size=min(_int(env, "REGISTRY_POOL_MIN_SIZE", 2, minimum=0), pool_max),
             pool_max_size=pool_max,
             limits=limits,
@@ -121,7 +133,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             sms_webhook_url=webhook,
             sms_webhook_secret=env.get("REGISTRY_SMS_WEBHOOK_SECRET") or None,
             secure_cookies=mode == "production",
-            record_retention_days=_int(env, "REGISTRY_RECORD_RETENTION_DAYS", 1096, minimum=1),
+            record_retention_days=_int(
+                env, "REGISTRY_RECORD_RETENTION_DAYS", jurisdiction.record_retention_days, minimum=1
+            ),
         )
 
 
@@ -164,10 +178,8 @@ def _secret(env: Mapping[str, str], name: str) -> bytes:
     return value
 
 
-def _region(env: Mapping[str, str]) -> str:
-    import phonenumbers
-
-    region = env.get("REGISTRY_DEFAULT_REGION", "CN").upper()
+def _region(env: Mapping[str, str], default: str) -> str:
+    region = env.get("REGISTRY_DEFAULT_REGION", default).upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise SettingsError(f"REGISTRY_DEFAULT_REGION {region!r} is not a region phonenumbers knows")
     return region

@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 import random
 
-from registry.admin import agencies
-from registry.admin.agencies import Agency, IssuedKey
+from registry import jurisdiction
+from registry.agencies import queries as agencies
+from registry.agencies.queries import Agency, IssuedKey
 from registry.database import Connection
 
 _counter = itertools.count()
@@ -14,8 +15,8 @@ _counter = itertools.count()
 
 def credit_code() -> str:
     """A fresh valid unified social credit code."""
-    body = "91110000" + "".join(random.choice(agencies.CREDIT_CODE_ALPHABET) for _ in range(9))
-    return agencies.with_check_character(body)
+    body = "91110000" + "".join(random.choice(jurisdiction.CREDIT_CODE_ALPHABET) for _ in range(9))
+    return jurisdiction.with_check_character(body)
 
 
 async def make_agency(conn: Connection, name: str | None = None) -> Agency:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from registry.admin import agencies
-from registry.cli import Output
+from registry.agencies import queries as agencies
+from registry.commands import Output
 from registry.database import Connection
+from registry.sessions import staff as accounts
 from registry.settings import Settings
 
 CLI_ACTOR = "cli"
 
 
 async def agency_create(conn: Connection, settings: Settings, args: argparse.Namespace) -> Output:
-    agency = await agencies.create_agency(conn, args.name, args.credit_code, CLI_ACTOR)
+    agency = await agencies.create_agency(conn, args.name, args.credit_code, CLI_ACTOR, settings.jurisdiction)
     return Output(
         {"agency_id": str(agency.id), "name": agency.name, "credit_code": agency.credit_code, "status": agency.status},
         f"agency created: {agency.id}  {agency.name} ({agency.credit_code})",
@@ -59,8 +60,6 @@ async def key_revoke(conn: Connection, settings: Settings, args: argparse.Namesp
 
 async def admin_create(conn: Connection, settings: Settings, args: argparse.Namespace) -> Output:
     """The password comes from stdin (first line), so it never shows in `ps` or shell history."""
-    from registry.admin import accounts
-
     password = sys.stdin.readline().rstrip("\r\n")
     account = await accounts.create_admin(conn, args.username, args.role, password, CLI_ACTOR)
     return Output(

@@ -8,15 +8,19 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, delete, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-from registry.admin import accounts, agencies, stats
-from registry.admin.accounts import Staff, StaffSession, provide_staff
-from registry.admin.agencies import Agency, ApiKey, IssuedKey
+from registry.admin import stats
+from registry.admin.pages import ROUTES as pages
 from registry.admin.schemas import AgencyRequest, SessionRequest, StatusChange
+from registry.agencies import queries as agencies
+from registry.agencies.queries import Agency, ApiKey, IssuedKey
 from registry.database import Connection
+from registry.sessions import staff as accounts
+from registry.sessions.staff import API_ADMIN, API_STAFF, Staff, StaffSession
+from registry.settings import Settings
 
 
 class AgencyWithKeys(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,7 +37,7 @@ class AdminSessions(Controller):
         """Username and password -> a session token (12 hours); every sign-in is audited."""
         return await accounts.login(conn, data.username, data.password)
 
-    @delete("/", dependencies={"staff": Provide(provide_staff)})
+    @delete("/", dependencies=API_STAFF)
     async def sign_out(self, conn: NamedDependency[Connection], staff: NamedDependency[Staff]) -> None:
         """End this session."""
         await accounts.logout(conn, staff)
@@ -42,7 +46,7 @@ class AdminSessions(Controller):
 class AdminApi(Controller):
     path = "/v1/admin"
     tags = ["admin"]  # noqa: RUF012
-    dependencies = {"staff": Provide(provide_staff)}  # noqa: RUF012
+    dependencies = API_STAFF
 
     @get("/agencies")
     async def list_agencies(
@@ -50,13 +54,16 @@ class AdminApi(Controller):
     ) -> dict[str, list[Agency]]:
         return {"items": await agencies.list_agencies(conn)}
 
-    @post("/agencies")
+    @post("/agencies", dependencies=API_ADMIN)
     async def create_agency(
-        self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], data: JSONBody[AgencyRequest]
+        self,
+        conn: NamedDependency[Connection],
+        settings: NamedDependency[Settings],
+        staff: NamedDependency[Staff],
+        data: JSONBody[AgencyRequest],
     ) -> Agency:
         """Register an agency (role admin)."""
-        staff.require_admin()
-        return await agencies.create_agency(conn, data.name, data.credit_code, staff.actor)
+        return await agencies.create_agency(conn, data.name, data.credit_code, staff.actor, settings.jurisdiction)
 
     @get("/agencies/{agency_id:uuid}")
     async def show_agency(
@@ -65,7 +72,7 @@ class AdminApi(Controller):
         agency = await agencies.get_agency(conn, agency_id)
         return AgencyWithKeys(agency=agency, keys=await agencies.list_keys(conn, agency.id))
 
-    @post("/agencies/{agency_id:uuid}/suspend", status_code=200)
+    @post("/agencies/{agency_id:uuid}/suspend", status_code=200, dependencies=API_ADMIN)
     async def suspend(
         self,
         conn: NamedDependency[Connection],
@@ -74,10 +81,9 @@ class AdminApi(Controller):
         data: JSONBody[StatusChange | None] = None,
     ) -> Agency:
         """Suspend at once: the agency's next request is 403 (role admin)."""
-        staff.require_admin()
         return await agencies.set_status(conn, agency_id, "suspended", staff.actor, data.reason if data else "")
 
-    @post("/agencies/{agency_id:uuid}/reinstate", status_code=200)
+    @post("/agencies/{agency_id:uuid}/reinstate", status_code=200, dependencies=API_ADMIN)
     async def reinstate(
         self,
         conn: NamedDependency[Connection],
@@ -85,22 +91,19 @@ class AdminApi(Controller):
         agency_id: FromPath[UUID],
         data: JSONBody[StatusChange | None] = None,
     ) -> Agency:
-        staff.require_admin()
         return await agencies.set_status(conn, agency_id, "active", staff.actor, data.reason if data else "")
 
-    @post("/agencies/{agency_id:uuid}/keys")
+    @post("/agencies/{agency_id:uuid}/keys", dependencies=API_ADMIN)
     async def issue_key(
         self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], agency_id: FromPath[UUID]
     ) -> IssuedKey:
         """A new API key, shown in this response only (role admin)."""
-        staff.require_admin()
         return await agencies.issue_key(conn, agency_id, staff.actor)
 
-    @delete("/keys/{key_id:uuid}", status_code=200)
+    @delete("/keys/{key_id:uuid}", status_code=200, dependencies=API_ADMIN)
     async def revoke_key(
         self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], key_id: FromPath[UUID]
     ) -> ApiKey:
-        staff.require_admin()
         return await agencies.revoke_key(conn, key_id, staff.actor)
 
     @get("/stats")
@@ -114,10 +117,4 @@ class AdminApi(Controller):
         return await stats.figures(conn, datetime.now(UTC) - timedelta(days=days))
 
 
-def _pages() -> list[ControllerRouterHandler]:
-    from registry.admin.pages import ROUTES as pages
-
-    return pages
-
-
-ROUTES: list[ControllerRouterHandler] = [AdminSessions, AdminApi, *_pages()]
+ROUTES: list[ControllerRouterHandler] = [AdminSessions, AdminApi, *pages]

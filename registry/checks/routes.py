@@ -8,18 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get, post
-from litestar.connection import ASGIConnection
-from litestar.di import NamedDependency, Provide
-from litestar.handlers import BaseRouteHandler
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
 from registry import phones
-from registry.admin import agencies
-from registry.admin.agencies import PublicAgency
+from registry.agencies.guard import AGENCY_DEPENDENCIES, AGENCY_GUARDS
+from registry.agencies.queries import Caller
 from registry.checks import queries
-from registry.checks.limiter import KeyLimiter
 from registry.checks.schemas import (
     AttemptRequest,
     AttemptResult,
@@ -35,9 +32,9 @@ from registry.checks.schemas import (
     Limit,
 )
 from registry.database import Connection
-from registry.errors import InvalidInput, Unauthorized
+from registry.errors import InvalidInput
 from registry.settings import Settings
-from registry.tokens import bearer, token_hash
+from registry.tokens import token_hash
 
 # 10,000 items of two phone numbers each fit in well under 2 MB of JSON.
 BATCH_MAX_BODY = 4 * 1024 * 1024
@@ -46,34 +43,6 @@ BATCH_MAX_BODY = 4 * 1024 * 1024
 BATCH_CHUNK = 250
 # Agencies' clocks drift; a report a little ahead of ours is not "in the future".
 CLOCK_SLACK = timedelta(minutes=5)
-
-
-async def agency_key_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """401 without an agency API key; 429 once the key has spent its requests for the minute.
-
-    Async although it does no I/O: Litestar runs a sync guard in a worker thread, and
-    that hop cost more than the rest of the guard on every check.
-
-    A guard, not a dependency: Litestar resolves sibling dependencies together and does
-    not clean up the others when one raises, so a raising dependency would leak the
-    request's pooled connection.
-    """
-    key = bearer(connection.headers.get("authorization"))
-    if not key or not key.startswith(agencies.KEY_PREFIX):
-        raise Unauthorized("an agency API key is required: Authorization: Bearer rk_...")
-    app_state = connection.app.state
-    limiter = app_state.get("agency_key_limiter")
-    if limiter is None:
-        limiter = app_state["agency_key_limiter"] = KeyLimiter()
-    settings: Settings = app_state.settings
-    limiter.hit(token_hash(key), settings.api_rate_limit_per_minute)
-    connection.state.api_key = key
-
-
-def provide_api_key(request: Request[Any, Any, Any]) -> str:
-    """The key the guard accepted."""
-    key: str = request.state.api_key
-    return key
 
 
 def _result(phone: str, answer: queries.Answer) -> CheckResult:
@@ -111,8 +80,8 @@ def _parse(item: CheckRequest, settings: Settings) -> tuple[str, bytes, bytes | 
 class AgencyApi(Controller):
     path = "/v1"
     tags = ["agency"]  # noqa: RUF012
-    guards = [agency_key_guard]  # noqa: RUF012
-    dependencies = {"api_key": Provide(provide_api_key, sync_to_thread=False)}  # noqa: RUF012
+    guards = AGENCY_GUARDS
+    dependencies = AGENCY_DEPENDENCIES
 
     @post("/checks", status_code=200)
     async def check(
@@ -126,8 +95,9 @@ class AgencyApi(Controller):
         try:
             phone, phone_key, borrower_key = _parse(data, settings)
         except InvalidInput:
-            # Credentials come first: a bad key hears 401/403 whatever the body says.
-            await agencies.authenticate(conn, api_key)
+            # Credentials come first: a bad key hears 401/403 whatever the body says. The check
+            # statement authenticates the key before anything else, so asking it nothing does that.
+            await queries.check_contacts(conn, token_hash(api_key), [], settings.limits)
             raise
         [answer] = await queries.check_contacts(conn, token_hash(api_key), [(phone_key, borrower_key)], settings.limits)
         return _result(phone, answer)
@@ -161,15 +131,15 @@ class AgencyApi(Controller):
         if pending is not None:
             _fill(results, pending_items, await pending)
         if not checked_any:
-            # No valid number, so the statement (which authenticates the key) never ran.
-            await agencies.authenticate(conn, api_key)
+            # No valid number, so the statement (which authenticates the key) has not run yet.
+            await queries.check_contacts(conn, key_hash, [], settings.limits)
         return BatchResponse(results=[r for r in results if r is not None])
 
     @post("/attempts", status_code=201)
     async def attempt(
         self,
         data: JSONBody[AttemptRequest],
-        api_key: NamedDependency[str],
+        caller: NamedDependency[Caller],
         conn: NamedDependency[Connection],
         settings: NamedDependency[Settings],
         idempotency_key: Annotated[
@@ -177,7 +147,6 @@ class AgencyApi(Controller):
         ] = None,
     ) -> AttemptResult:
         """Report a call, SMS or visit; it is recorded either way and flagged when no valid permit covered it."""
-        caller = await agencies.authenticate(conn, api_key)
         if data.occurred_at.tzinfo is None:
             raise InvalidInput("occurred_at", "needs a UTC offset, e.g. 2025-06-01T09:30:00Z")
         if data.occurred_at > datetime.now(UTC) + CLOCK_SLACK:
@@ -203,13 +172,12 @@ class AgencyApi(Controller):
     @get("/changes")
     async def changes(
         self,
-        api_key: NamedDependency[str],
+        caller: NamedDependency[Caller],
         conn: NamedDependency[Connection],
         after: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> ChangesPage:
         """Permits of your agency revoked since the cursor (oldest first); pass `next` back as `after`."""
-        caller = await agencies.authenticate(conn, api_key)
         rows, last = await queries.changes(conn, caller.agency_id, queries.decode_cursor(after), limit)
         items = [Change(check_id=r.check_id, revoked_at=r.revoked_at, reason=r.reason) for r in rows]
         return ChangesPage(items=items, next=queries.encode_cursor(last))
@@ -256,10 +224,4 @@ def _item_error(index: int, code: str, message: str) -> BatchItemError:
     return BatchItemError(index=index, error=ItemError(code=code, field=field, detail=message))
 
 
-@get("/v1/agencies", tags=["public"])
-async def list_agencies(conn: NamedDependency[Connection]) -> list[PublicAgency]:
-    """Registered agencies and their status (active or suspended)."""
-    return await agencies.public_agencies(conn)
-
-
-ROUTES: list[ControllerRouterHandler] = [AgencyApi, list_agencies]
+ROUTES: list[ControllerRouterHandler] = [AgencyApi]

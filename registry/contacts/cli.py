@@ -8,7 +8,7 @@ from datetime import datetime
 import msgspec
 
 from registry import phones
-from registry.cli import Output
+from registry.commands import Output
 from registry.database import Connection
 from registry.settings import Settings
 

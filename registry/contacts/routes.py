@@ -1,4 +1,4 @@
-"""The contact JSON API (DESIGN.md, Contact API): codes, sessions, rules, me, erasure."""
+"""The contact JSON API: codes, sessions, rules, me, erasure."""
 
 from __future__ import annotations
 
@@ -10,32 +10,21 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 from litestar.types import ControllerRouterHandler
 
-from registry import tokens
-from registry.contacts import queries
-from registry.contacts.schemas import (
-    CodeRequest,
-    CodeSent,
-    ContactSession,
-    Me,
-    RuleChange,
-    RuleRequest,
-    SessionRequest,
-    SessionToken,
-)
-from registry.contacts.sms import sender_for
+from registry.contacts import codes, me, rules
+from registry.contacts.pages import ROUTES as pages
+from registry.contacts.schemas import CodeRequest, CodeSent, Me, RuleChange, RuleRequest, SessionRequest
+from registry.contacts.words import worded_change
 from registry.database import Connection
+from registry.pages.i18n import Texts, negotiate
+from registry.sessions.contact import ContactSession, SessionToken, bearer_contact, end_session
 from registry.settings import Settings
-from registry.web.i18n import Texts, negotiate
-
-
-async def bearer_contact(request: Request[Any, Any, Any], conn: NamedDependency[Connection]) -> ContactSession:
-    """The contact a bearer token speaks for (401 otherwise)."""
-    return await queries.session_from_token(conn, tokens.bearer(request.headers.get("authorization")))
+from registry.sms import sender_for
 
 
 def texts_for(request: Request[Any, Any, Any]) -> Texts:
     """Receipts are worded in the caller's Accept-Language (Chinese by default)."""
-    return Texts(negotiate(request.headers.get("accept-language")))
+    settings: Settings = request.app.state.settings
+    return Texts(negotiate(request.headers.get("accept-language")), settings.jurisdiction.display_zone)
 
 
 def client_address(request: Request[Any, Any, Any]) -> str | None:
@@ -43,6 +32,8 @@ def client_address(request: Request[Any, Any, Any]) -> str | None:
 
 
 class ContactController(Controller):
+    """Every route but the first two (ask for a code, trade it for a session) asks for `contact`."""
+
     path = "/v1/contact"
     tags = ["contact"]  # noqa: RUF012
     dependencies = {"contact": Provide(bearer_contact)}  # noqa: RUF012
@@ -56,7 +47,7 @@ class ContactController(Controller):
         settings: NamedDependency[Settings],
     ) -> CodeSent:
         """Send a 6-digit code by SMS, valid 10 minutes; the same answer for every valid number."""
-        return await queries.send_code(conn, settings, sender_for(settings), data.phone, client_address(request))
+        return await codes.send_code(conn, settings, sender_for(settings), data.phone, client_address(request))
 
     @post("/sessions", status_code=201)
     async def open_session(
@@ -67,17 +58,17 @@ class ContactController(Controller):
         settings: NamedDependency[Settings],
     ) -> SessionToken:
         """Trade the code for a session token; 401 when wrong, and the fifth wrong try voids the code."""
-        return await queries.open_session(conn, settings, data.phone, data.code, client_address(request))
+        return await codes.open_session(conn, settings, data.phone, data.code, client_address(request))
 
     @delete("/sessions", status_code=204)
     async def close_session(self, conn: NamedDependency[Connection], contact: NamedDependency[ContactSession]) -> None:
         """Log out: the token stops working."""
-        await queries.end_session(conn, contact)
+        await end_session(conn, contact)
 
     @get("/me")
     async def show_me(self, conn: NamedDependency[Connection], contact: NamedDependency[ContactSession]) -> Me:
         """The masked number, rules with their state, the last 90 days of checks, and complaints."""
-        return await queries.me(conn, contact)
+        return await me.me(conn, contact)
 
     @delete("/me", status_code=204)
     async def erase_me(
@@ -87,7 +78,7 @@ class ContactController(Controller):
         contact: NamedDependency[ContactSession],
     ) -> None:
         """Erase rules and sessions, which also ends the protection; logs and complaints stay."""
-        await queries.erase(conn, settings, contact)
+        await me.erase(conn, settings, contact)
 
     @post("/rules", status_code=201)
     async def add_rule(
@@ -99,7 +90,7 @@ class ContactController(Controller):
         contact: NamedDependency[ContactSession],
     ) -> RuleChange:
         """Refuse (all agencies or one) or consent (an agency and/or a borrower, until a date); with a receipt."""
-        return await queries.add_rule(conn, settings, contact, data, texts_for(request))
+        return worded_change(await rules.add_rule(conn, settings, contact, data), texts_for(request))
 
     @delete("/rules/{rule_id:uuid}", status_code=200)
     async def withdraw_rule(
@@ -111,7 +102,7 @@ class ContactController(Controller):
         contact: NamedDependency[ContactSession],
     ) -> RuleChange:
         """Withdraw a rule; with a receipt."""
-        return await queries.withdraw_rule(conn, settings, contact, rule_id, texts_for(request))
+        return worded_change(await rules.withdraw_rule(conn, settings, contact, rule_id), texts_for(request))
 
 
-ROUTES: list[ControllerRouterHandler] = [ContactController]
+ROUTES: list[ControllerRouterHandler] = [ContactController, *pages]

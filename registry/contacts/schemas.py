@@ -8,6 +8,8 @@ from uuid import UUID
 
 import msgspec
 
+from registry.complaints import DisputeSummary
+
 RuleKind = Literal["refuse", "consent"]
 RuleState = Literal["active", "expired", "withdrawn"]
 ReceiptAction = Literal["rule_added", "rule_withdrawn"]
@@ -30,25 +32,6 @@ class SessionRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_f
     code: str
 
 
-class SessionToken(msgspec.Struct, kw_only=True, frozen=True):
-    token: str
-    expires_at: datetime
-
-
-class ContactSession(msgspec.Struct, kw_only=True, frozen=True):
-    """Who is signed in: the session and the phone key it was issued for (never the number)."""
-
-    id: UUID
-    phone_key: bytes
-    phone_hint: str
-    expires_at: datetime
-
-    @property
-    def actor(self) -> str:
-        # Audit rows name a contact by a prefix of the phone key, never by the number.
-        return f"contact:{self.phone_key.hex()[:16]}"
-
-
 class RuleRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     kind: RuleKind
     agency_id: UUID | None = None
@@ -68,13 +51,25 @@ class Rule(msgspec.Struct, kw_only=True, frozen=True):
     state: RuleState
 
 
-class Receipt(msgspec.Struct, kw_only=True, frozen=True):
+class StoredReceipt(msgspec.Struct, kw_only=True, frozen=True):
+    """What a receipt keeps: the change and the rules in force right after it."""
+
     id: UUID
     issued_at: datetime
     action: ReceiptAction
-    text: str  # what was recorded, in plain words (the request's language)
     rule: Rule
     rules_in_force: list[Rule]
+
+
+class Receipt(StoredReceipt, kw_only=True, frozen=True):
+    text: str  # what was recorded, in plain words of the reader's language
+
+
+class Recorded(msgspec.Struct, kw_only=True, frozen=True):
+    """A rule change as the transaction wrote it (no words yet)."""
+
+    rule: Rule
+    receipt: StoredReceipt
 
 
 class RuleChange(msgspec.Struct, kw_only=True, frozen=True):
@@ -88,12 +83,6 @@ class RecentCheck(msgspec.Struct, kw_only=True, frozen=True):
     checked_at: datetime
     decision: Literal["allow", "deny"]
     reason: str
-
-
-class DisputeSummary(msgspec.Struct, kw_only=True, frozen=True):
-    ref: str
-    status: str
-    created_at: datetime
 
 
 class Me(msgspec.Struct, kw_only=True, frozen=True):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from registry.contacts.schemas import ReceiptAction, Rule
-from registry.web.i18n import Texts
+import msgspec
+
+from registry.contacts.schemas import Receipt, ReceiptAction, Recorded, Rule, RuleChange, StoredReceipt
+from registry.pages.i18n import Texts
 
 
 def describe_rule(rule: Rule, texts: Texts) -> str:
@@ -35,3 +37,12 @@ def receipt_text(action: ReceiptAction, rule: Rule, texts: Texts) -> str:
     if action == "rule_added":
         return _("Recorded: %(rule)s", rule=describe_rule(rule, texts))
     return _("Withdrawn, no longer in force: %(rule)s", rule=describe_rule(rule, texts))
+
+
+def worded(stored: StoredReceipt, texts: Texts) -> Receipt:
+    """A receipt with its words in the reader's language (added after the change's transaction)."""
+    return Receipt(**msgspec.structs.asdict(stored), text=receipt_text(stored.action, stored.rule, texts))
+
+
+def worded_change(recorded: Recorded, texts: Texts) -> RuleChange:
+    return RuleChange(rule=recorded.rule, receipt=worded(recorded.receipt, texts))

@@ -9,14 +9,17 @@ from uuid import UUID
 
 import msgspec
 import puremagic
+from litestar import Response
 from litestar.datastructures import UploadFile
 
 from registry import audit
-from registry.contacts.schemas import ContactSession
 from registry.database import Connection
-from registry.disputes import queries
+from registry.disputes.intake import own_dispute
+from registry.disputes.records import add_event, normalize_ref
 from registry.disputes.schemas import PENDING, Attachment
-from registry.errors import Conflict, InvalidInput, NotFound
+from registry.errors import Conflict, InvalidInput
+from registry.rows import fetch_one
+from registry.sessions.contact import ContactSession
 
 MAX_BYTES = 10 * 1024 * 1024
 # The route's body limit: the file plus the multipart envelope and the form's other fields.
@@ -87,16 +90,16 @@ async def attach(conn: Connection, contact: ContactSession, ref: str, filename: 
         raise InvalidInput(FIELD, "only audio recordings, images and PDF files are accepted (checked by content)")
     name = clean_filename(filename)
     async with conn.transaction():
-        dispute = await queries.own_dispute(conn, contact, ref, lock=True)
+        dispute = await own_dispute(conn, contact, ref, lock=True)
         if dispute.status not in PENDING:
-            raise Conflict(f"this dispute is {dispute.status}; it takes no more attachments")
+            raise Conflict(f"this dispute is {dispute.status}; it takes no more attachments", code="dispute_closed")
         if await conn.fetchval(COUNT, dispute.id) >= MAX_PER_DISPUTE:
-            raise Conflict(f"at most {MAX_PER_DISPUTE} attachments per dispute")
+            raise Conflict(f"at most {MAX_PER_DISPUTE} attachments per dispute", code="too_many_attachments")
         digest = hashlib.sha256(data).digest()
         row = await conn.fetchrow(INSERT, dispute.id, name, content_type, len(data), digest, data)
         assert row is not None
         attachment = msgspec.convert(dict(row), Attachment)
-        await queries.add_event(conn, dispute.id, "contact", "attachment_added", name)
+        await add_event(conn, dispute.id, "contact", "attachment_added", name)
         await audit.record(
             conn,
             contact.actor,
@@ -125,10 +128,28 @@ CONTENT = """
 
 
 async def content(conn: Connection, ref: str, attachment_id: UUID) -> StoredFile:
-    row = await conn.fetchrow(CONTENT, queries.normalize_ref(ref), attachment_id)
-    if row is None:
-        raise NotFound("no such attachment")
-    return msgspec.convert(dict(row), StoredFile)
+    return await fetch_one(
+        conn,
+        StoredFile,
+        CONTENT,
+        normalize_ref(ref),
+        attachment_id,
+        missing="no such attachment",
+        code="unknown_attachment",
+    )
+
+
+def download(stored: StoredFile) -> Response[bytes]:
+    """Always a download, with the type found by content; the uploaded name is only a hint."""
+    quoted = stored.filename.encode("ascii", "replace").decode().replace('"', "'")
+    return Response(
+        stored.content,
+        media_type=stored.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{quoted}"',
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
 
 
 async def read_upload(upload: UploadFile) -> bytes:

@@ -14,15 +14,18 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
-from registry.admin import agencies
-from registry.contacts.schemas import ContactSession
+from registry.agencies import queries as agencies
+from registry.complaints import contact_disputes
 from registry.database import Connection
-from registry.disputes import attachments, queries
+from registry.disputes import attachments, intake
+from registry.disputes.records import normalize_ref
 from registry.disputes.schemas import PENDING, DisputeRequest
-from registry.errors import DomainError, InvalidInput, NotFound, TooManyRequests, json_path
+from registry.errors import DomainError, InvalidInput, NotFound, json_path
+from registry.pages.explain import explain
+from registry.pages.i18n import Texts
+from registry.pages.kit import TEXTS, page, sign_in_redirect
+from registry.sessions.contact import ContactSession, SignInRequired, cookie_contact
 from registry.settings import Settings
-from registry.web.i18n import DISPLAY_ZONE, Texts
-from registry.web.session import SignInRequired, page, provide_contact, provide_texts, sign_in_redirect
 
 
 def category_words(texts: Texts) -> dict[str, str]:
@@ -65,30 +68,6 @@ def event_words(texts: Texts) -> dict[str, str]:
     }
 
 
-def explain(exc: DomainError, texts: Texts) -> str:
-    """A problem with the form, in the page's language."""
-    _ = texts.gettext
-    if isinstance(exc, TooManyRequests):
-        return _("You have filed many complaints today. Please add to an open one, or try again tomorrow.")
-    if isinstance(exc, NotFound):
-        return _("We could not find that complaint.")
-    if isinstance(exc, InvalidInput):
-        field = exc.field.split("[")[0]
-        words = {
-            "agency_id": _("Choose the agency, or give the caller's name or number."),
-            "caller_numbers": _("One of the caller's numbers is not a phone number we can use. Check the digits."),
-            "categories": _("Tick at least one thing that happened."),
-            "occurred_at": _("Give the date and time of the call (not in the future, not older than three years)."),
-            "description": _("Say what happened, in up to 4000 characters."),
-            "call_count": _("The number of calls is a whole number."),
-            "caller_name": _("The caller's name is too long."),
-            "file": _("The file must be an audio recording, an image or a PDF, at most 10 MB."),
-        }
-        if field in words:
-            return words[field]
-    return _("Something is not right. Please check and try again.")
-
-
 async def form_page(
     conn: Connection, texts: Texts, *, status: int = 200, error: str | None = None, values: dict[str, Any] | None = None
 ) -> Template:
@@ -103,7 +82,7 @@ async def form_page(
     )
 
 
-def parse_form(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def parse_form(form: Any, settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
     """Form fields -> (the JSON-shaped request, the values to show again if it is refused)."""
     values: dict[str, Any] = {
         "agency_id": (form.get("agency_id") or "").strip(),
@@ -125,11 +104,11 @@ def parse_form(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         body["caller_numbers"] = [n for n in numbers if n]
     if values["call_count"]:
         body["call_count"] = values["call_count"]
-    # The form's datetime-local has no zone; the people filing are in China, so it is Beijing time.
+    # The form's datetime-local has no zone; it is the jurisdiction's clock (Beijing time in China).
     occurred: str = values["occurred_at"]
     if occurred:
         try:
-            body["occurred_at"] = datetime.fromisoformat(occurred).replace(tzinfo=DISPLAY_ZONE)
+            body["occurred_at"] = datetime.fromisoformat(occurred).replace(tzinfo=settings.jurisdiction.display_zone)
         except ValueError:
             body["occurred_at"] = occurred
     return body, values
@@ -149,17 +128,14 @@ def to_request(body: dict[str, Any]) -> DisputeRequest:
 class ComplaintPages(Controller):
     path = "/complaints"
     include_in_schema = False
-    dependencies = {  # noqa: RUF012
-        "texts": Provide(provide_texts, sync_to_thread=False),
-        "session": Provide(provide_contact),
-    }
+    dependencies = {**TEXTS, "session": Provide(cookie_contact)}  # noqa: RUF012
     exception_handlers = {SignInRequired: sign_in_redirect}  # noqa: RUF012
 
     @get("/")
     async def mine(
         self, conn: NamedDependency[Connection], texts: NamedDependency[Texts], session: NamedDependency[ContactSession]
     ) -> Template:
-        items = await queries.contact_disputes(conn, session.phone_key)
+        items = await contact_disputes(conn, session.phone_key)
         return page(texts, "complaints/list.html", items=items, statuses=status_words(texts))
 
     @get("/new")
@@ -179,7 +155,7 @@ class ComplaintPages(Controller):
     ) -> Template | Redirect:
         """File from the form; a recording or screenshot may come with it."""
         form = await request.form()
-        body, values = parse_form(form)
+        body, values = parse_form(form, settings)
         upload = form.get("file")
         data = b""
         if isinstance(upload, UploadFile) and upload.filename:
@@ -191,9 +167,7 @@ class ComplaintPages(Controller):
                 raise InvalidInput("file", "not an accepted file")
             # One transaction: a complaint whose file could not be stored is not left filed without it.
             async with conn.transaction():
-                filed = await queries.file_dispute(
-                    conn, contact, to_request(body), pepper=settings.pepper, region=settings.default_region
-                )
+                filed = await intake.file_dispute(conn, contact, to_request(body), settings)
                 if data and isinstance(upload, UploadFile):
                     await attachments.attach(conn, contact, filed.ref, upload.filename, data)
         except DomainError as exc:
@@ -216,7 +190,7 @@ class ComplaintPages(Controller):
         ref: FromPath[str],
     ) -> Template:
         try:
-            dispute = await queries.contact_view(conn, session, ref)
+            dispute = await intake.contact_view(conn, session, ref)
         except NotFound as exc:
             return page(texts, "complaints/missing.html", status=404, error=explain(exc, texts))
         return page(
@@ -250,7 +224,7 @@ class ComplaintPages(Controller):
             data = await attachments.read_upload(upload)
             await attachments.attach(conn, contact, ref, upload.filename, data)
         except DomainError as exc:
-            dispute = await queries.contact_view(conn, contact, ref)
+            dispute = await intake.contact_view(conn, contact, ref)
             return page(
                 texts,
                 "complaints/show.html",
@@ -264,7 +238,7 @@ class ComplaintPages(Controller):
                 notice=None,
                 error=explain(exc, texts),
             )
-        return Redirect(path=f"/complaints/{queries.normalize_ref(ref)}?notice=attached", status_code=303)
+        return Redirect(path=f"/complaints/{normalize_ref(ref)}?notice=attached", status_code=303)
 
     @post("/{ref:str}/withdraw", status_code=303)
     async def withdraw(
@@ -276,8 +250,8 @@ class ComplaintPages(Controller):
     ) -> Redirect:
         # Already decided or withdrawn: the page shows where it stands.
         with contextlib.suppress(DomainError):
-            await queries.withdraw(conn, session, ref)
-        return Redirect(path=f"/complaints/{queries.normalize_ref(ref)}?notice=withdrawn", status_code=303)
+            await intake.withdraw(conn, session, ref)
+        return Redirect(path=f"/complaints/{normalize_ref(ref)}?notice=withdrawn", status_code=303)
 
 
 ROUTES: list[ControllerRouterHandler] = [ComplaintPages]

@@ -11,14 +11,12 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-from registry import tokens
-from registry.admin import agencies
-from registry.admin.accounts import Staff, provide_staff
-from registry.admin.agencies import Caller
-from registry.contacts.routes import bearer_contact
-from registry.contacts.schemas import ContactSession, DisputeSummary
+from registry.agencies.guard import AGENCY_DEPENDENCIES, AGENCY_GUARDS
+from registry.agencies.queries import Caller
+from registry.complaints import DisputeSummary, contact_disputes
 from registry.database import Connection
-from registry.disputes import attachments, queries
+from registry.disputes import answers, attachments, intake, review
+from registry.disputes.pages import ROUTES as pages
 from registry.disputes.schemas import (
     AdminDispute,
     AgencyDispute,
@@ -31,14 +29,11 @@ from registry.disputes.schemas import (
     ResponseRequest,
     Status,
 )
+from registry.disputes.staff_pages import ROUTES as staff_pages
 from registry.errors import InvalidInput
+from registry.sessions.contact import ContactSession, bearer_contact
+from registry.sessions.staff import API_STAFF, Staff
 from registry.settings import Settings
-
-# Ten megabytes of file plus the multipart envelope around it.
-
-
-async def provide_agency(request: Request[Any, Any, Any], conn: NamedDependency[Connection]) -> Caller:
-    return await agencies.authenticate(conn, tokens.bearer(request.headers.get("authorization")))
 
 
 class ContactDisputes(Controller):
@@ -55,29 +50,29 @@ class ContactDisputes(Controller):
         data: JSONBody[DisputeRequest],
     ) -> Filed:
         """File a complaint; it gets a reference like D-2026-7KQ3M9 to follow it by."""
-        return await queries.file_dispute(conn, contact, data, pepper=settings.pepper, region=settings.default_region)
+        return await intake.file_dispute(conn, contact, data, settings)
 
     @get("/")
     async def mine(
         self, conn: NamedDependency[Connection], contact: NamedDependency[ContactSession]
     ) -> dict[str, list[DisputeSummary]]:
         """The complaints this contact has filed, newest first."""
-        return {"items": await queries.contact_disputes(conn, contact.phone_key)}
+        return {"items": await contact_disputes(conn, contact.phone_key)}
 
     @get("/{ref:str}")
     async def show(
         self, conn: NamedDependency[Connection], contact: NamedDependency[ContactSession], ref: FromPath[str]
     ) -> ContactDispute:
         """Status and the contact-visible timeline."""
-        return await queries.contact_view(conn, contact, ref)
+        return await intake.contact_view(conn, contact, ref)
 
     @delete("/{ref:str}", status_code=200)
     async def withdraw(
         self, conn: NamedDependency[Connection], contact: NamedDependency[ContactSession], ref: FromPath[str]
     ) -> ContactDispute:
         """Withdraw a complaint that is not decided yet."""
-        await queries.withdraw(conn, contact, ref)
-        return await queries.contact_view(conn, contact, ref)
+        await intake.withdraw(conn, contact, ref)
+        return await intake.contact_view(conn, contact, ref)
 
     @post("/{ref:str}/attachments", request_max_body_size=attachments.UPLOAD_MAX_BODY)
     async def attach(
@@ -99,7 +94,8 @@ class ContactDisputes(Controller):
 class AgencyDisputes(Controller):
     path = "/v1/disputes"
     tags = ["agency"]  # noqa: RUF012
-    dependencies = {"caller": Provide(provide_agency)}  # noqa: RUF012
+    guards = AGENCY_GUARDS
+    dependencies = AGENCY_DEPENDENCIES
 
     @get("/")
     async def list_own(
@@ -110,13 +106,13 @@ class AgencyDisputes(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> dict[str, list[AgencyDispute]]:
         """Complaints against this agency (the contact only as a masked hint)."""
-        return {"items": await queries.agency_disputes(conn, caller.agency_id, status, limit)}
+        return {"items": await answers.agency_disputes(conn, caller.agency_id, status, limit)}
 
     @get("/{ref:str}")
     async def show(
         self, conn: NamedDependency[Connection], caller: NamedDependency[Caller], ref: FromPath[str]
     ) -> AgencyDispute:
-        return await queries.agency_view(conn, caller.agency_id, ref)
+        return await answers.agency_view(conn, caller.agency_id, ref)
 
     @post("/{ref:str}/responses")
     async def respond(
@@ -127,13 +123,13 @@ class AgencyDisputes(Controller):
         data: JSONBody[ResponseRequest],
     ) -> AgencyDispute:
         """The agency's answer, due within 7 days; the first one sends the case to review."""
-        return await queries.respond(conn, caller.agency_id, caller.key_id, ref, data.text)
+        return await answers.respond(conn, caller.agency_id, caller.key_id, ref, data.text)
 
 
 class AdminDisputes(Controller):
     path = "/v1/admin/disputes"
     tags = ["admin"]  # noqa: RUF012
-    dependencies = {"staff": Provide(provide_staff)}  # noqa: RUF012
+    dependencies = API_STAFF
 
     @get("/")
     async def queue(
@@ -147,7 +143,7 @@ class AdminDisputes(Controller):
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> dict[str, list[QueueItem]]:
         """The review queue: pending first, soonest decision deadline first."""
-        items = await queries.queue(
+        items = await review.queue(
             conn, status=status, agency_id=agency_id, overdue=overdue, limit=limit, offset=offset
         )
         return {"items": items}
@@ -157,7 +153,7 @@ class AdminDisputes(Controller):
         self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], ref: FromPath[str]
     ) -> AdminDispute:
         """The case with its evidence (checks, permits, attempts, rule history) and full timeline."""
-        return await queries.admin_view(conn, ref)
+        return await review.admin_view(conn, ref)
 
     @post("/{ref:str}/decision", status_code=200)
     async def decide(
@@ -168,8 +164,8 @@ class AdminDisputes(Controller):
         data: JSONBody[DecisionRequest],
     ) -> AdminDispute:
         """Uphold or dismiss, with a note; an upheld case may warn or suspend the agency."""
-        await queries.decide(conn, ref, data, staff.admin_id, staff.actor)
-        return await queries.admin_view(conn, ref)
+        await review.decide(conn, ref, data, staff.admin_id, staff.actor)
+        return await review.admin_view(conn, ref)
 
     @get("/{ref:str}/attachments/{attachment_id:uuid}")
     async def attachment(
@@ -179,27 +175,7 @@ class AdminDisputes(Controller):
         ref: FromPath[str],
         attachment_id: FromPath[UUID],
     ) -> Response[bytes]:
-        stored = await attachments.content(conn, ref, attachment_id)
-        return attachment_response(stored)
+        return attachments.download(await attachments.content(conn, ref, attachment_id))
 
 
-def attachment_response(stored: attachments.StoredFile) -> Response[bytes]:
-    # Always a download, with the type found by content; the uploaded name is only a hint.
-    quoted = stored.filename.encode("ascii", "replace").decode().replace('"', "'")
-    return Response(
-        stored.content,
-        media_type=stored.content_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{quoted}"',
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-        },
-    )
-
-
-def _pages() -> list[ControllerRouterHandler]:
-    from registry.disputes.pages import ROUTES as pages
-
-    return pages
-
-
-ROUTES: list[ControllerRouterHandler] = [ContactDisputes, AgencyDisputes, AdminDisputes, *_pages()]
+ROUTES: list[ControllerRouterHandler] = [ContactDisputes, AgencyDisputes, AdminDisputes, *pages, *staff_pages]

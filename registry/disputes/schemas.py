@@ -51,21 +51,25 @@ class DecisionRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_
 
 
 class DisputeRow(msgspec.Struct, frozen=True, kw_only=True):
-    """One dispute as stored (phone as key and masked hint only), with its deadline flags."""
+    """One dispute as stored (the contact as phone key and masked hint only), with its deadline flags.
+
+    Its fields are named as the views name them; each view is this row converted (records.as_view).
+    """
 
     id: UUID
     ref: str
     phone_key: bytes
-    phone_hint: str
+    phone: str  # the masked hint
     agency_id: UUID | None
     agency_name: str | None
+    agency_status: str | None
     caller_name: str | None
-    caller_number_hints: list[str]
+    caller_numbers: list[str]  # masked hints
     categories: list[str]
     occurred_at: datetime
     call_count: int | None
     description: str
-    status: str
+    status: Status
     created_at: datetime
     agency_due_at: datetime
     decision_due_at: datetime
@@ -74,14 +78,11 @@ class DisputeRow(msgspec.Struct, frozen=True, kw_only=True):
     outcome: str | None
     sanction: str | None
     decision_note: str | None
-    decided_by: UUID | None
+    decided_by: str | None  # the reviewer's username
     agency_overdue: bool
     decision_overdue: bool
+    overdue: bool
     attachment_count: int
-
-    @property
-    def overdue(self) -> bool:
-        return self.agency_overdue or self.decision_overdue
 
 
 class Filed(msgspec.Struct, frozen=True, kw_only=True):

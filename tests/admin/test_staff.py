@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from registry import tokens
-from registry.admin import agencies
+from registry.agencies import queries as agencies
 from registry.database import Connection
 from tests.disputes.support import PASSWORD, auth, staff_token
 from tests.factories import bearer, credit_code, make_agency

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 
-from registry.admin import agencies
-from registry.checks import queries
+from registry.agencies import queries as agencies
 from registry.database import Connection
+from registry.permits import revoke_contradicted_permits
 from registry.settings import Settings
 from tests.checks.conftest import add_rule, key_of
 from tests.checks.test_checks_api import fields, problem
@@ -64,7 +64,7 @@ async def test_every_violation_is_recorded_and_named(
         "UPDATE permits SET valid_until = now() - interval '1 hour' WHERE check_id = $1::uuid", expired["check_id"]
     )
     await add_rule(conn, "13600136000", "refuse")
-    assert len(await queries.revoke_contradicted_permits(conn, key_of("13600136000"), "refused", settings)) == 1
+    assert len(await revoke_contradicted_permits(conn, key_of("13600136000"), "refused", settings)) == 1
 
     cases = [
         ({"phone": "+86 131 3131 3131"}, "no_permit"),
@@ -146,7 +146,7 @@ async def test_agencies_never_see_each_others_checks_or_changes(
     assert await conn.fetchval("SELECT count(*) FROM attempts") == 0
 
     await add_rule(conn, CONTACT, "refuse")
-    await queries.revoke_contradicted_permits(conn, key_of(CONTACT), "refused", settings)
+    await revoke_contradicted_permits(conn, key_of(CONTACT), "refused", settings)
     feed_a = (await api.get("/v1/changes", headers=bearer(key_a))).json()
     feed_b = (await api.get("/v1/changes", headers=bearer(key_b))).json()
     assert [i["check_id"] for i in feed_a["items"]] == [permit_a["check_id"]]
@@ -167,7 +167,7 @@ async def test_changes_feed_pages_with_an_opaque_cursor(
 
     for phone in phones:
         await add_rule(conn, phone, "refuse")
-        await queries.revoke_contradicted_permits(conn, key_of(phone), "refused", settings)
+        await revoke_contradicted_permits(conn, key_of(phone), "refused", settings)
 
     seen: list[str] = []
     cursor = empty["next"]

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
-from registry.admin import agencies
+from registry.agencies import queries as agencies
 from registry.database import Connection
 from tests.checks.conftest import add_rule, key_of
 from tests.factories import bearer, credit_code, make_agency_with_key

@@ -8,6 +8,7 @@ import pytest
 
 from registry.checks import queries
 from registry.database import Connection
+from registry.permits import revoke_contradicted_permits
 from registry.settings import Settings
 from registry.tokens import token_hash
 from tests.checks.conftest import add_rule, key_of, withdraw_rule
@@ -40,7 +41,7 @@ async def test_new_refusal_revokes_open_permits_of_every_agency(conn: Connection
 
     async with conn.transaction():
         await add_rule(conn, CONTACT, "refuse")
-        revoked = await queries.revoke_contradicted_permits(conn, key_of(CONTACT), "refused", settings)
+        revoked = await revoke_contradicted_permits(conn, key_of(CONTACT), "refused", settings)
 
     assert set(revoked) == {permit_a.check_id, permit_b.check_id}
     assert sorted(await feed(conn)) == sorted([(permit_a.check_id, "refused"), (permit_b.check_id, "refused")])
@@ -49,7 +50,7 @@ async def test_new_refusal_revokes_open_permits_of_every_agency(conn: Connection
     still_open = await conn.fetchval("SELECT revoked_at FROM permits WHERE check_id = $1", untouched.check_id)
     assert still_open is None
     # Nothing is revoked twice.
-    assert await queries.revoke_contradicted_permits(conn, key_of(CONTACT), "refused", settings) == []
+    assert await revoke_contradicted_permits(conn, key_of(CONTACT), "refused", settings) == []
     assert len(await feed(conn)) == 2
 
 
@@ -60,7 +61,7 @@ async def test_refusal_of_one_agency_revokes_only_its_permits(conn: Connection, 
     permit_b = await check(conn, key_b.key, CONTACT)
 
     await add_rule(conn, CONTACT, "refuse", agency_id=agency_a.id)
-    revoked = await queries.revoke_contradicted_permits(conn, key_of(CONTACT), "refused", settings)
+    revoked = await revoke_contradicted_permits(conn, key_of(CONTACT), "refused", settings)
 
     assert revoked == [permit_a.check_id]
     assert await conn.fetchval("SELECT revoked_at FROM permits WHERE check_id = $1", permit_b.check_id) is None
@@ -77,7 +78,7 @@ async def test_withdrawn_consent_revokes_the_permits_resting_on_it(conn: Connect
 
     async with conn.transaction():
         await withdraw_rule(conn, consent)
-        revoked = await queries.revoke_contradicted_permits(conn, key_of(CONTACT), "consent_withdrawn", settings)
+        revoked = await revoke_contradicted_permits(conn, key_of(CONTACT), "consent_withdrawn", settings)
 
     # B's permit never rested on the consent, and nothing refuses B: it stays.
     assert revoked == [on_consent.check_id]
@@ -91,7 +92,7 @@ async def test_a_consent_still_in_force_keeps_its_permit(conn: Connection, setti
     other_consent = await add_rule(conn, CONTACT, "consent", agency_id=agency_a.id, borrower=OTHER)
     await withdraw_rule(conn, other_consent)
 
-    assert await queries.revoke_contradicted_permits(conn, key_of(CONTACT), "consent_withdrawn", settings) == []
+    assert await revoke_contradicted_permits(conn, key_of(CONTACT), "consent_withdrawn", settings) == []
     assert await conn.fetchval("SELECT revoked_at FROM permits WHERE check_id = $1", permit.check_id) is None
 
 
@@ -103,7 +104,7 @@ async def test_erasure_revokes_permits_whose_rule_is_gone(conn: Connection, sett
 
     async with conn.transaction():
         await conn.execute("DELETE FROM rules WHERE phone_key = $1", key_of(CONTACT))
-        revoked = await queries.revoke_contradicted_permits(conn, key_of(CONTACT), "erased", settings)
+        revoked = await revoke_contradicted_permits(conn, key_of(CONTACT), "erased", settings)
 
     assert revoked == [permit.check_id]
     assert await feed(conn) == [(permit.check_id, "erased")]
@@ -119,7 +120,7 @@ async def test_expired_and_denied_answers_are_not_revoked(conn: Connection, sett
     )
 
     await add_rule(conn, CONTACT, "refuse")
-    assert await queries.revoke_contradicted_permits(conn, key_of(CONTACT), "refused", settings) == []
+    assert await revoke_contradicted_permits(conn, key_of(CONTACT), "refused", settings) == []
 
 
 async def test_a_failed_caller_transaction_leaves_no_revocation(conn: Connection, settings: Settings) -> None:
@@ -128,7 +129,7 @@ async def test_a_failed_caller_transaction_leaves_no_revocation(conn: Connection
     with pytest.raises(RuntimeError):
         async with conn.transaction():
             await add_rule(conn, CONTACT, "refuse")
-            assert len(await queries.revoke_contradicted_permits(conn, key_of(CONTACT), "refused", settings)) == 1
+            assert len(await revoke_contradicted_permits(conn, key_of(CONTACT), "refused", settings)) == 1
             raise RuntimeError("the caller's later step failed")
     assert await feed(conn) == []
     assert await conn.fetchval("SELECT count(*) FROM permits WHERE revoked_at IS NOT NULL") == 0
@@ -136,4 +137,4 @@ async def test_a_failed_caller_transaction_leaves_no_revocation(conn: Connection
 
 async def test_unknown_reason_is_a_programming_error(conn: Connection, settings: Settings) -> None:
     with pytest.raises(ValueError, match="reason"):
-        await queries.revoke_contradicted_permits(conn, key_of(CONTACT), "bored", settings)
+        await revoke_contradicted_permits(conn, key_of(CONTACT), "bored", settings)

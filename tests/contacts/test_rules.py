@@ -9,12 +9,12 @@ import httpx
 import pytest
 
 from registry import phones
-from registry.contacts import queries
+from registry.contacts import rules
 from registry.contacts.schemas import RuleRequest
 from registry.database import Connection
 from registry.errors import Unauthorized
+from registry.sessions.contact import session_from_token
 from registry.settings import Settings
-from registry.web.i18n import Texts
 from tests.conftest import TEST_PEPPER
 from tests.contacts.conftest import auth, sign_in
 from tests.factories import bearer, make_agency, make_agency_with_key
@@ -189,13 +189,13 @@ async def test_a_rule_change_in_flight_during_erasure_writes_nothing(
 ) -> None:
     token = await sign_in(api, conn, PHONE)
     # A request authenticated just before the erasure, which reaches its write after it.
-    contact = await queries.session_from_token(conn, token)
+    contact = await session_from_token(conn, token)
     rule = (await api.post("/v1/contact/rules", json={"kind": "refuse"}, headers=auth(token))).json()["rule"]
     assert (await api.delete("/v1/contact/me", headers=auth(token))).status_code == 204
     with pytest.raises(Unauthorized):
-        await queries.add_rule(conn, settings, contact, RuleRequest(kind="refuse"), Texts("en"))
+        await rules.add_rule(conn, settings, contact, RuleRequest(kind="refuse"))
     with pytest.raises(Unauthorized):
-        await queries.withdraw_rule(conn, settings, contact, UUID(rule["id"]), Texts("en"))
+        await rules.withdraw_rule(conn, settings, contact, UUID(rule["id"]))
     key = phones.phone_key(PHONE, TEST_PEPPER)
     assert await conn.fetchval("SELECT count(*) FROM rules WHERE phone_key = $1", key) == 0
     assert await conn.fetchval("SELECT count(*) FROM contact_receipts WHERE phone_key = $1", key) == 0

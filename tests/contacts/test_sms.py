@@ -22,10 +22,10 @@ import pytest
 import uvicorn
 
 from registry.contacts.cli import outbox
-from registry.contacts.sms import OutboxRefused, WebhookSender, sender_for
 from registry.database import Connection
 from registry.errors import Unavailable
 from registry.settings import Settings
+from registry.sms import OutboxRefused, WebhookSender, sender_for
 from tests.conftest import TEST_PEPPER, TEST_SESSION_KEY, LiveServer
 
 PHONE = "+8613800138000"
@@ -96,7 +96,7 @@ async def test_webhook_failure_is_503_and_logged_without_the_number(
     url, holder = gateway_url
     holder.append(Gateway(failures=10))
     sender = WebhookSender(url, None, attempts=3, backoff=0.01)
-    with caplog.at_level(logging.WARNING, logger="registry.contacts.sms"), pytest.raises(Unavailable):
+    with caplog.at_level(logging.WARNING, logger="registry.sms"), pytest.raises(Unavailable):
         await sender.send(conn, PHONE, "code 123456")
     assert len(holder[0].received) == 3
     assert len(caplog.records) == 3

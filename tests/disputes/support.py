@@ -16,8 +16,8 @@ import httpx
 from playwright.async_api import Browser, Page, async_playwright
 
 from registry import phones, tokens
-from registry.admin import accounts
 from registry.database import Connection
+from registry.sessions import staff as accounts
 from tests.conftest import TEST_PEPPER
 
 PASSWORD = "correct horse battery staple"

@@ -9,7 +9,7 @@ import pytest
 
 from registry.database import Connection
 from registry.disputes import attachments
-from registry.web.i18n import DISPLAY_ZONE
+from registry.jurisdiction import CHINA
 from tests.disputes.support import PNG, contact_token, key_of
 
 PHONE = "138 0013 8000"
@@ -24,7 +24,7 @@ async def signed_in_form(api: httpx.AsyncClient, conn: Connection) -> dict[str, 
 
 
 def fields() -> dict[str, str]:
-    occurred = (datetime.now(DISPLAY_ZONE) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    occurred = (datetime.now(CHINA.display_zone) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     return {
         "caller_name": "Legal department",
         "categories": "impersonation",

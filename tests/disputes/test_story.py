@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from registry.database import Connection
-from registry.web.i18n import DISPLAY_ZONE
+from registry.jurisdiction import CHINA
 from tests.conftest import LiveServer
 from tests.disputes.support import (
     auth,
@@ -89,7 +89,7 @@ async def test_harassed_contact_to_suspended_agency(
         await page.check("input[value=called_after_refusal]")
         await page.check("input[value=impersonation]")
         await page.fill(
-            "#occurred_at", (called + timedelta(minutes=10)).astimezone(DISPLAY_ZONE).strftime("%Y-%m-%dT%H:%M")
+            "#occurred_at", (called + timedelta(minutes=10)).astimezone(CHINA.display_zone).strftime("%Y-%m-%dT%H:%M")
         )
         await page.fill("#call_count", "6")
         await page.fill("#description", "对方自称法院，说要起诉我父母。我早已登记拒绝来电。")

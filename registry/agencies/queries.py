@@ -1,4 +1,7 @@
-"""Agencies and their API keys: creation, suspension, keys shown once, and key authentication."""
+"""Agencies and their API keys: creation, suspension, keys shown once, and key authentication.
+
+Shared by every feature (checks, disputes, staff pages); it never imports one of them.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +13,14 @@ import msgspec
 
 from registry import audit
 from registry.database import Connection
-from registry.errors import Conflict, InvalidInput, NotFound, Suspended, Unauthorized
+from registry.errors import Conflict, InvalidInput, Suspended, Unauthorized
+from registry.jurisdiction import CHINA, Jurisdiction
+from registry.rows import fetch_all, fetch_one
 from registry.tokens import new_token, token_hash
 
-# GB 32100-2015: the unified social credit code's alphabet and check-character weights.
-CREDIT_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 KEY_PREFIX = "rk_"
+NO_AGENCY = "no such agency"
+NO_KEY = "no such key"
 
 
 class Agency(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,43 +60,26 @@ class Caller(msgspec.Struct, frozen=True, kw_only=True):
     agency_name: str
 
 
-def check_credit_code(raw: str, field: str = "credit_code") -> str:
-    code = raw.strip().upper()
-    if len(code) != 18:
-        raise InvalidInput(field, "a unified social credit code has 18 characters")
-    if any(ch not in CREDIT_CODE_ALPHABET for ch in code):
-        raise InvalidInput(field, "only digits and the letters A-Y without I, O, S, V and Z are allowed")
-    total = sum(CREDIT_CODE_ALPHABET.index(ch) * w for ch, w in zip(code[:17], CREDIT_CODE_WEIGHTS, strict=True))
-    expected = CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
-    if code[17] != expected:
-        raise InvalidInput(field, "the check character does not match (typo?)")
-    return code
-
-
-def with_check_character(first17: str) -> str:
-    """Complete 17 characters into a valid code (for tests and fixtures)."""
-    total = sum(CREDIT_CODE_ALPHABET.index(ch) * w for ch, w in zip(first17, CREDIT_CODE_WEIGHTS, strict=True))
-    return first17 + CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
-
-
 INSERT_AGENCY = """
     INSERT INTO agencies (name, credit_code) VALUES ($1, $2)
     RETURNING id, name, credit_code, status, created_at, suspended_at
 """
 
 
-async def create_agency(conn: Connection, name: str, credit_code: str, actor: str) -> Agency:
+async def create_agency(
+    conn: Connection, name: str, credit_code: str, actor: str, jurisdiction: Jurisdiction = CHINA
+) -> Agency:
     name = name.strip()
     if not 1 <= len(name) <= 200:
-        raise InvalidInput("name", "between 1 and 200 characters")
-    code = check_credit_code(credit_code)
+        raise InvalidInput("name", "between 1 and 200 characters", code="agency_name_length")
+    code = jurisdiction.check_agency_id(credit_code)
     async with conn.transaction():
         try:
-            row = await conn.fetchrow(INSERT_AGENCY, name, code)
+            agency = await fetch_one(conn, Agency, INSERT_AGENCY, name, code)
         except asyncpg.UniqueViolationError:
-            raise Conflict(f"an agency with credit code {code} is already registered") from None
-        assert row is not None
-        agency = msgspec.convert(dict(row), Agency)
+            raise Conflict(
+                f"an agency with credit code {code} is already registered", code="credit_code_taken"
+            ) from None
         await audit.record(conn, actor, "agency.create", f"agency:{agency.id}", {"name": name, "credit_code": code})
     return agency
 
@@ -103,17 +90,16 @@ LIST_AGENCIES = """
 
 
 async def list_agencies(conn: Connection) -> list[Agency]:
-    return [msgspec.convert(dict(row), Agency) for row in await conn.fetch(LIST_AGENCIES)]
+    return await fetch_all(conn, Agency, LIST_AGENCIES)
 
 
 GET_AGENCY = "SELECT id, name, credit_code, status, created_at, suspended_at FROM agencies WHERE id = $1"
 
 
 async def get_agency(conn: Connection, agency_id: UUID | str) -> Agency:
-    row = await conn.fetchrow(GET_AGENCY, _uuid(agency_id, "agency_id"))
-    if row is None:
-        raise NotFound("no such agency")
-    return msgspec.convert(dict(row), Agency)
+    return await fetch_one(
+        conn, Agency, GET_AGENCY, as_uuid(agency_id, "agency_id"), missing=NO_AGENCY, code="unknown_agency"
+    )
 
 
 SET_STATUS = """
@@ -127,10 +113,9 @@ SET_STATUS = """
 async def set_status(conn: Connection, agency_id: UUID | str, status: str, actor: str, reason: str = "") -> Agency:
     """Suspend or reinstate. Takes effect on the agency's next request (no cache outlives it)."""
     async with conn.transaction():
-        row = await conn.fetchrow(SET_STATUS, _uuid(agency_id, "agency_id"), status)
-        if row is None:
-            raise NotFound("no such agency")
-        agency = msgspec.convert(dict(row), Agency)
+        agency = await fetch_one(
+            conn, Agency, SET_STATUS, as_uuid(agency_id, "agency_id"), status, missing=NO_AGENCY, code="unknown_agency"
+        )
         action = "agency.suspend" if status == "suspended" else "agency.reinstate"
         await audit.record(conn, actor, action, f"agency:{agency.id}", {"reason": reason})
     return agency
@@ -159,11 +144,9 @@ REVOKE_KEY = """
 
 async def revoke_key(conn: Connection, key_id: UUID | str, actor: str) -> ApiKey:
     async with conn.transaction():
-        row = await conn.fetchrow(REVOKE_KEY, _uuid(key_id, "key_id"))
-        if row is None:
-            raise NotFound("no such key")
-        await audit.record(conn, actor, "key.revoke", f"key:{key_id}", {"agency_id": str(row["agency_id"])})
-    return msgspec.convert(dict(row), ApiKey)
+        key = await fetch_one(conn, ApiKey, REVOKE_KEY, as_uuid(key_id, "key_id"), missing=NO_KEY, code="unknown_key")
+        await audit.record(conn, actor, "key.revoke", f"key:{key_id}", {"agency_id": str(key.agency_id)})
+    return key
 
 
 LIST_KEYS = """
@@ -172,7 +155,7 @@ LIST_KEYS = """
 
 
 async def list_keys(conn: Connection, agency_id: UUID) -> list[ApiKey]:
-    return [msgspec.convert(dict(row), ApiKey) for row in await conn.fetch(LIST_KEYS, agency_id)]
+    return await fetch_all(conn, ApiKey, LIST_KEYS, agency_id)
 
 
 AUTHENTICATE = """
@@ -182,6 +165,9 @@ AUTHENTICATE = """
 """
 
 
+MISSING_KEY = "an agency API key is required: Authorization: Bearer rk_..."
+
+
 async def authenticate(conn: Connection, key: str | None) -> Caller:
     """The caller behind an API key: 401 for a missing, unknown or revoked key, 403 when suspended.
 
@@ -189,7 +175,7 @@ async def authenticate(conn: Connection, key: str | None) -> Caller:
     compared byte by byte in Python.
     """
     if not key or not key.startswith(KEY_PREFIX):
-        raise Unauthorized("an agency API key is required: Authorization: Bearer rk_...")
+        raise Unauthorized(MISSING_KEY)
     row = await conn.fetchrow(AUTHENTICATE, token_hash(key))
     if row is None:
         raise Unauthorized("unknown or revoked API key")
@@ -202,13 +188,13 @@ PUBLIC_LIST = "SELECT id, name, status FROM agencies ORDER BY name"
 
 
 async def public_agencies(conn: Connection) -> list[PublicAgency]:
-    return [msgspec.convert(dict(row), PublicAgency) for row in await conn.fetch(PUBLIC_LIST)]
+    return await fetch_all(conn, PublicAgency, PUBLIC_LIST)
 
 
-def _uuid(value: UUID | str, field: str) -> UUID:
+def as_uuid(value: UUID | str, field: str) -> UUID:
     if isinstance(value, UUID):
         return value
     try:
         return UUID(value)
     except ValueError:
-        raise InvalidInput(field, "not a valid id") from None
+        raise InvalidInput(field, "not a valid id", code="bad_id") from None

@@ -8,7 +8,7 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from registry.web.i18n import LOCALE_DIR, Texts, choose, negotiate
+from registry.pages.i18n import LOCALE_DIR, Texts, choose, negotiate
 
 REGISTRY = Path(__file__).resolve().parents[2] / "registry"
 METHODS = [("**/templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]

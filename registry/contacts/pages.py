@@ -6,99 +6,52 @@ the values kept; the change behind it is one transaction, so nothing is half-sav
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
-from urllib.parse import urlsplit
+from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, QueryParameter, URLEncodedBody
+from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
-from registry.admin.agencies import public_agencies
-from registry.contacts import queries
-from registry.contacts.routes import client_address
-from registry.contacts.schemas import ContactSession, RuleRequest
-from registry.contacts.sms import sender_for
-from registry.contacts.words import describe_rule
+from registry.agencies.queries import public_agencies
+from registry.contacts import codes, me, rules
+from registry.contacts.schemas import RuleRequest
+from registry.contacts.words import describe_rule, worded
 from registry.database import Connection
-from registry.errors import DomainError, InvalidInput, NotFound, TooManyRequests, Unauthorized, Unavailable
-from registry.settings import Settings
-from registry.web import i18n
-from registry.web.i18n import Texts
-from registry.web.session import (
+from registry.errors import DomainError, InvalidInput, NotFound
+from registry.pages.explain import explain
+from registry.pages.i18n import Texts
+from registry.pages.kit import TEXTS, error_page, page, sign_in_redirect
+from registry.sessions.contact import (
+    ContactSession,
     SignInRequired,
     cleared_session_cookie,
-    page,
-    provide_contact,
-    provide_maybe_contact,
-    provide_texts,
+    cookie_contact,
+    end_session,
+    maybe_cookie_contact,
     session_cookie,
-    sign_in_redirect,
 )
+from registry.settings import Settings
+from registry.sms import sender_for
+
+
+def client_address(request: Request[Any, Any, Any]) -> str | None:
+    return request.client.host if request.client else None
+
 
 Form = URLEncodedBody[dict[str, str]]
-
-
-def explain(exc: DomainError, texts: Texts, max_days: int = 365) -> str:
-    """A domain error in plain words of the page's language."""
-    _ = texts.gettext
-    if isinstance(exc, TooManyRequests):
-        minutes = math.ceil(int((exc.headers or {}).get("Retry-After", "60")) / 60)
-        return _("Too many tries. Please wait %(minutes)s minutes, then try again.", minutes=minutes)
-    if isinstance(exc, Unauthorized):
-        return _("That code is wrong or has expired. Check the SMS, or ask for a new code.")
-    if isinstance(exc, Unavailable):
-        return _("We could not send the SMS just now. Please try again in a minute.")
-    if isinstance(exc, NotFound):
-        return _("We could not find that. It may have been withdrawn or erased already.")
-    if isinstance(exc, InvalidInput):
-        if exc.field == "phone":
-            return _("That is not a phone number we can use. Check the digits and try again.")
-        if exc.field == "code":
-            return _("The code has 6 digits. Copy it from the SMS.")
-        if exc.field == "borrower_phone":
-            return _("The borrower's number is not a phone number we can use. Check the digits.")
-        if exc.field == "agency_id":
-            return _("Choose an agency, or give the borrower's number, or both.")
-        if exc.field in ("days", "expires_at"):
-            return _("Choose how many days it lasts: a whole number from 1 to %(max)s.", max=max_days)
-    return _("Something is not right. Please check and try again.")
-
-
-def safe_next(value: str | None) -> str:
-    """Only our own paths, so the language switch cannot send anyone elsewhere.
-
-    Browsers read a backslash as a slash and drop tabs and newlines, so `/\\evil.example`
-    would leave the site as `//evil.example`: such characters are refused, not passed on.
-    """
-    if not value or not value.startswith("/") or value.startswith("//"):
-        return "/"
-    if "\\" in value or any(ch.isspace() or not ch.isprintable() for ch in value):
-        return "/"
-    parts = urlsplit(value)
-    if parts.netloc or parts.scheme:
-        return "/"
-    # The query stays, so switching language keeps a filtered list filtered.
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-def error_page(request: Request[Any, Any, Any], exc: DomainError) -> Template:
-    texts = provide_texts(request)
-    return page(texts, "error.html", status=exc.status, message=explain(exc, texts))
 
 
 class Pages(Controller):
     path = "/"
     include_in_schema = False
     dependencies = {  # noqa: RUF012
-        "texts": Provide(provide_texts, sync_to_thread=False),
-        "contact": Provide(provide_contact),
-        "maybe_contact": Provide(provide_maybe_contact),
+        **TEXTS,
+        "contact": Provide(cookie_contact),
+        "maybe_contact": Provide(maybe_cookie_contact),
     }
     exception_handlers = {SignInRequired: sign_in_redirect, DomainError: error_page}  # noqa: RUF012
 
@@ -107,15 +60,6 @@ class Pages(Controller):
         self, texts: NamedDependency[Texts], maybe_contact: NamedDependency[ContactSession | None]
     ) -> Template:
         return page(texts, "start.html", signed_in=maybe_contact is not None)
-
-    @get("/lang/{code:str}")
-    async def switch_language(
-        self, code: FromPath[str], next_path: Annotated[str | None, QueryParameter(name="next")] = None
-    ) -> Redirect:
-        """Remember the choice in a cookie for a year and go back to the page."""
-        locale = code if code in i18n.LOCALES else i18n.DEFAULT_LOCALE
-        cookie = Cookie(key=i18n.COOKIE, value=locale, max_age=365 * 24 * 3600, path="/", samesite="lax")
-        return Redirect(path=safe_next(next_path), status_code=303, cookies=[cookie])
 
     @get("/verify")
     async def phone_form(self, texts: NamedDependency[Texts]) -> Template:
@@ -132,7 +76,7 @@ class Pages(Controller):
     ) -> Template:
         phone = data.get("phone", "").strip()
         try:
-            sent = await queries.send_code(conn, settings, sender_for(settings), phone, client_address(request))
+            sent = await codes.send_code(conn, settings, sender_for(settings), phone, client_address(request))
         except DomainError as exc:
             return page(texts, "verify_phone.html", status=exc.status, phone=phone, error=explain(exc, texts))
         # The number travels in the form, not in a URL, so it never lands in an access log.
@@ -154,7 +98,7 @@ class Pages(Controller):
     ) -> Template | Redirect:
         phone = data.get("phone", "").strip()
         try:
-            session = await queries.open_session(conn, settings, phone, data.get("code", ""), client_address(request))
+            session = await codes.open_session(conn, settings, phone, data.get("code", ""), client_address(request))
         except DomainError as exc:
             minutes = settings.contact.code_minutes
             return page(
@@ -167,10 +111,9 @@ class Pages(Controller):
     async def status(
         self, conn: NamedDependency[Connection], contact: NamedDependency[ContactSession], texts: NamedDependency[Texts]
     ) -> Template:
-        rules = await queries.rules_of(conn, contact.phone_key)
-        in_force = [rule for rule in rules if rule.state == "active"]
+        in_force = [rule for rule in await rules.rules_of(conn, contact.phone_key) if rule.state == "active"]
         refused_all = any(r.kind == "refuse" and not r.agency_id and not r.borrower for r in in_force)
-        checks = await queries.recent_checks(conn, contact.phone_key)
+        checks = await me.recent_checks(conn, contact.phone_key)
         return page(
             texts,
             "status.html",
@@ -197,7 +140,7 @@ class Pages(Controller):
     ) -> Template | Redirect:
         try:
             request = RuleRequest(kind="refuse", agency_id=_agency(data))
-            change = await queries.add_rule(conn, settings, contact, request, texts)
+            change = await rules.add_rule(conn, settings, contact, request)
         except DomainError as exc:
             agencies = await public_agencies(conn)
             return page(texts, "refuse.html", status=exc.status, agencies=agencies, error=explain(exc, texts))
@@ -237,7 +180,7 @@ class Pages(Controller):
                 borrower_phone=data.get("borrower_phone", "").strip() or None,
                 expires_at=datetime.now(UTC) + timedelta(days=days),
             )
-            change = await queries.add_rule(conn, settings, contact, request, texts)
+            change = await rules.add_rule(conn, settings, contact, request)
         except DomainError as exc:
             return page(
                 texts,
@@ -246,7 +189,7 @@ class Pages(Controller):
                 agencies=await public_agencies(conn),
                 form=data,
                 max_days=settings.limits.consent_max_days,
-                error=explain(exc, texts, settings.limits.consent_max_days),
+                error=explain(exc, texts, max_days=settings.limits.consent_max_days),
             )
         return Redirect(path=f"/me/receipts/{change.receipt.id}", status_code=303)
 
@@ -258,9 +201,9 @@ class Pages(Controller):
         contact: NamedDependency[ContactSession],
         texts: NamedDependency[Texts],
     ) -> Template:
-        rule = next((r for r in await queries.rules_of(conn, contact.phone_key) if r.id == rule_id), None)
+        rule = next((r for r in await rules.rules_of(conn, contact.phone_key) if r.id == rule_id), None)
         if rule is None:
-            raise NotFound("no such rule")
+            raise NotFound("no such rule", code="unknown_rule")
         return page(texts, "withdraw.html", rule=rule, words=describe_rule(rule, texts))
 
     @post("/me/rules/{rule_id:uuid}/withdraw")
@@ -272,14 +215,14 @@ class Pages(Controller):
         contact: NamedDependency[ContactSession],
         texts: NamedDependency[Texts],
     ) -> Redirect:
-        change = await queries.withdraw_rule(conn, settings, contact, rule_id, texts)
+        change = await rules.withdraw_rule(conn, settings, contact, rule_id)
         return Redirect(path=f"/me/receipts/{change.receipt.id}", status_code=303)
 
     @get("/me/checks")
     async def checks(
         self, conn: NamedDependency[Connection], contact: NamedDependency[ContactSession], texts: NamedDependency[Texts]
     ) -> Template:
-        return page(texts, "checks.html", checks=await queries.recent_checks(conn, contact.phone_key))
+        return page(texts, "checks.html", checks=await me.recent_checks(conn, contact.phone_key))
 
     @get("/me/receipts/{receipt_id:uuid}")
     async def receipt(
@@ -289,7 +232,7 @@ class Pages(Controller):
         contact: NamedDependency[ContactSession],
         texts: NamedDependency[Texts],
     ) -> Template:
-        receipt = await queries.get_receipt(conn, contact, receipt_id, texts)
+        receipt = worded(await rules.get_receipt(conn, contact, receipt_id), texts)
         in_force = [(rule, describe_rule(rule, texts)) for rule in receipt.rules_in_force]
         return page(texts, "receipt.html", receipt=receipt, in_force=in_force, contact=contact)
 
@@ -305,7 +248,7 @@ class Pages(Controller):
         contact: NamedDependency[ContactSession],
         texts: NamedDependency[Texts],
     ) -> Template:
-        await queries.erase(conn, settings, contact)
+        await me.erase(conn, settings, contact)
         response = page(texts, "erased.html")
         response.set_cookie(cleared_session_cookie(settings))
         return response
@@ -318,7 +261,7 @@ class Pages(Controller):
         maybe_contact: NamedDependency[ContactSession | None],
     ) -> Redirect:
         if maybe_contact is not None:
-            await queries.end_session(conn, maybe_contact)
+            await end_session(conn, maybe_contact)
         return Redirect(path="/", status_code=303, cookies=[cleared_session_cookie(settings)])
 
 
@@ -329,7 +272,7 @@ def _agency(data: dict[str, str]) -> UUID | None:
     try:
         return UUID(raw)
     except ValueError:
-        raise InvalidInput("agency_id", "not an agency id") from None
+        raise InvalidInput("agency_id", "not an agency id", code="unknown_agency") from None
 
 
 def _days(raw: str, maximum: int) -> int:

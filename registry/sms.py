@@ -15,7 +15,7 @@ from registry.database import Connection
 from registry.errors import Unavailable
 from registry.settings import Settings
 
-log = logging.getLogger("registry.contacts.sms")
+log = logging.getLogger("registry.sms")
 
 
 class SmsSender(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from registry.web.routes import safe_next
+from registry.pages.kit import safe_next
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ async def test_language_switch_redirect_stays_on_the_site(api: httpx.AsyncClient
 
 
 def test_switch_keeps_the_query_of_our_own_page() -> None:
-    from registry.web.routes import safe_next
+    from registry.pages.kit import safe_next
 
     assert safe_next("/admin/?status=open&overdue=true") == "/admin/?status=open&overdue=true"
     assert safe_next("//evil.example/?a=1") == "/"

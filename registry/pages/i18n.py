@@ -19,13 +19,13 @@ from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from registry.jurisdiction import CHINA
+
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LOCALES = ("zh_CN", "en")
 DEFAULT_LOCALE = "zh_CN"
 COOKIE = "lang"
 HTML_LANG = {"zh_CN": "zh-CN", "en": "en"}
-# The people the registry serves are in China; pages show Beijing time (the API stays UTC).
-DISPLAY_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 @functools.cache
@@ -68,9 +68,11 @@ def choose(cookie: str | None, accept_language: str | None) -> str:
 class Texts:
     """One language's words, dates and times: what templates call `_`, `date` and `datetime`."""
 
-    def __init__(self, locale: str) -> None:
+    def __init__(self, locale: str, zone: ZoneInfo = CHINA.display_zone) -> None:
         self.locale = locale if locale in LOCALES else DEFAULT_LOCALE
         self.translations = translations(self.locale)
+        # Times are shown in the jurisdiction's zone (Beijing time in China); the API stays UTC.
+        self.zone = zone
 
     def gettext(self, message: str, **values: Any) -> str:
         text = self.translations.gettext(message)
@@ -81,10 +83,10 @@ class Texts:
         return text % {"num": n, **values}
 
     def date(self, value: datetime) -> str:
-        return format_date(value.astimezone(DISPLAY_ZONE), format="long", locale=self.locale)
+        return format_date(value.astimezone(self.zone), format="long", locale=self.locale)
 
     def datetime(self, value: datetime) -> str:
-        local = format_datetime(value.astimezone(DISPLAY_ZONE), format="medium", locale=self.locale)
+        local = format_datetime(value.astimezone(self.zone), format="medium", locale=self.locale)
         return self.gettext("%(time)s Beijing time", time=local)
 
     @property

@@ -10,7 +10,7 @@ from registry.database import Connection
 from tests.conftest import LiveServer
 from tests.contacts.conftest import auth, latest_code, sign_in
 from tests.factories import bearer, make_agency, make_agency_with_key
-from tests.web.conftest import phone_context, shot, sign_in_on_page
+from tests.pages.conftest import phone_context, shot, sign_in_on_page
 
 PHONE = "+8613800138000"
 

@@ -1,4 +1,9 @@
-"""Staff accounts: argon2 passwords, login sessions stored as token hashes, roles admin and reviewer."""
+"""Staff in one place: accounts (argon2 passwords), sign-in sessions stored as token hashes, roles.
+
+The admin API carries the session as `Authorization: Bearer ra_...`, the staff pages as
+a cookie scoped to /admin. Controllers declare `staff` (any role) or `admin` (role admin)
+as dependencies; no handler checks a role by hand.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,14 @@ import argon2
 import asyncpg
 import msgspec
 from litestar import Request
-from litestar.di import NamedDependency
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency, Provide
 
 from registry import audit
 from registry.database import Connection
 from registry.errors import Conflict, Forbidden, InvalidInput, TooManyRequests, Unauthorized
+from registry.rows import fetch_maybe
+from registry.settings import Settings
 from registry.tokens import bearer, new_token, token_hash
 
 ROLES = ("admin", "reviewer")
@@ -38,10 +46,6 @@ class Staff(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def actor(self) -> str:
         return f"admin:{self.admin_id}"
-
-    def require_admin(self) -> None:
-        if self.role != "admin":
-            raise Forbidden("this needs the admin role; reviewers may read and decide disputes only")
 
 
 class StaffAccount(msgspec.Struct, frozen=True, kw_only=True):
@@ -154,10 +158,10 @@ async def authenticate(conn: Connection, token: str | None) -> Staff:
     """The staff member behind a session token (looked up by its SHA-256 through a unique index)."""
     if not token or not token.startswith(SESSION_PREFIX):
         raise Unauthorized("an admin session is required: Authorization: Bearer ra_...")
-    row = await conn.fetchrow(AUTHENTICATE, token_hash(token))
-    if row is None:
+    staff = await fetch_maybe(conn, Staff, AUTHENTICATE, token_hash(token))
+    if staff is None:
         raise Unauthorized("unknown, ended or expired admin session")
-    return msgspec.convert(dict(row), Staff)
+    return staff
 
 
 END_SESSION = "UPDATE admin_sessions SET ended_at = now() WHERE id = $1 AND ended_at IS NULL"
@@ -173,6 +177,58 @@ def session_lifetime() -> timedelta:
     return timedelta(hours=SESSION_HOURS)
 
 
-async def provide_staff(request: Request[Any, Any, Any], conn: NamedDependency[Connection]) -> Staff:
-    """Litestar dependency for the admin API (bearer token)."""
+# ---- the dependencies controllers declare --------------------------------------------------------
+
+COOKIE = "admin_session"
+COOKIE_PATH = "/admin"
+
+
+class StaffSignInRequired(Exception):
+    """A staff page was opened without a live staff session: the pages answer with the sign-in page."""
+
+
+def admin_role(staff: Staff) -> Staff:
+    if staff.role != "admin":
+        raise Forbidden("this needs the admin role; reviewers may read and decide disputes only", code="admin_only")
+    return staff
+
+
+async def bearer_staff(request: Request[Any, Any, Any], conn: NamedDependency[Connection]) -> Staff:
+    """The admin API's staff member (bearer token), any role."""
     return await authenticate(conn, bearer(request.headers.get("authorization")))
+
+
+async def bearer_admin(request: Request[Any, Any, Any], conn: NamedDependency[Connection]) -> Staff:
+    """The admin API's staff member with the admin role (403 for a reviewer)."""
+    return admin_role(await bearer_staff(request, conn))
+
+
+async def cookie_staff(request: Request[Any, Any, Any], conn: NamedDependency[Connection]) -> Staff:
+    """The staff pages' staff member (session cookie), any role; StaffSignInRequired without one."""
+    try:
+        return await authenticate(conn, request.cookies.get(COOKIE))
+    except Unauthorized:
+        raise StaffSignInRequired() from None
+
+
+async def cookie_admin(request: Request[Any, Any, Any], conn: NamedDependency[Connection]) -> Staff:
+    return admin_role(await cookie_staff(request, conn))
+
+
+# Declared on controllers (`dependencies=`) and on handlers that need the admin role.
+API_STAFF = {"staff": Provide(bearer_staff)}
+API_ADMIN = {"staff": Provide(bearer_admin)}
+PAGE_STAFF = {"staff": Provide(cookie_staff)}
+PAGE_ADMIN = {"staff": Provide(cookie_admin)}
+
+
+def session_cookie(settings: Settings, token: str, max_age: int) -> Cookie:
+    return Cookie(
+        key=COOKIE,
+        value=token,
+        max_age=max_age,
+        path=COOKIE_PATH,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="strict",
+    )

@@ -1,0 +1,165 @@
+"""One-time codes: sent by SMS, traded for a session; with limits per number and per client address."""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+
+import msgspec
+
+from registry import phones, tokens
+from registry.contacts.schemas import CodeSent
+from registry.database import Connection
+from registry.errors import InvalidInput, TooManyRequests, Unauthorized
+from registry.rows import fetch_one
+from registry.sessions.contact import SessionToken, start_session
+from registry.settings import Settings
+from registry.sms import SmsSender
+
+
+def client_key(settings: Settings, address: str | None) -> bytes:
+    """The client address is kept only as an HMAC, enough to count requests from it."""
+    return tokens.keyed_hash(settings.session_key, "client:" + (address or "unknown"))
+
+
+def lock_id(key: bytes) -> int:
+    return int.from_bytes(key[:8], "big", signed=True)
+
+
+LOCK = "SELECT pg_advisory_xact_lock($1)"
+
+
+class Throttled(msgspec.Struct, frozen=True):
+    """Seconds until the limit frees a slot; absent when under the limit."""
+
+    phone_wait: float | None
+    client_wait: float | None
+
+
+def _raise_if_throttled(throttled: Throttled, what: str) -> None:
+    waits = [w for w in (throttled.phone_wait, throttled.client_wait) if w is not None]
+    if waits:
+        raise TooManyRequests(f"too many {what}; try again later", retry_after=int(max(waits)) + 1)
+
+
+# The limit-th most recent event inside the hour: once it leaves the hour a slot is free again.
+SEND_PRESSURE = """
+    SELECT
+        (SELECT extract(epoch FROM created_at + interval '1 hour' - now())::float8 FROM contact_codes
+         WHERE phone_key = $1 AND created_at > now() - interval '1 hour'
+         ORDER BY created_at DESC OFFSET $3::int - 1 LIMIT 1) AS phone_wait,
+        (SELECT extract(epoch FROM created_at + interval '1 hour' - now())::float8 FROM contact_codes
+         WHERE client_key = $2 AND created_at > now() - interval '1 hour'
+         ORDER BY created_at DESC OFFSET $4::int - 1 LIMIT 1) AS client_wait
+"""
+# Only the newest code works: asking for a new one voids the ones before it.
+VOID_OPEN_CODES = """
+    UPDATE contact_codes SET voided_at = now()
+    WHERE phone_key = $1 AND used_at IS NULL AND voided_at IS NULL AND expires_at > now()
+"""
+INSERT_CODE = """
+    INSERT INTO contact_codes (phone_key, client_key, code_hash, expires_at)
+    VALUES ($1, $2, $3, now() + make_interval(mins => $4::int))
+"""
+
+
+def _code_hash(settings: Settings, phone_key: bytes, code: str) -> bytes:
+    return tokens.keyed_hash(settings.session_key, f"{phone_key.hex()}:{code}")
+
+
+async def send_code(
+    conn: Connection, settings: Settings, sender: SmsSender, raw_phone: str, address: str | None
+) -> CodeSent:
+    """Make and send a 6-digit code. Every valid number gets the same answer, registered or not."""
+    e164 = phones.normalize(raw_phone, settings.default_region)
+    key = phones.phone_key(e164, settings.pepper)
+    client = client_key(settings, address)
+    limits = settings.contact
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    async with conn.transaction():
+        await conn.execute(LOCK, lock_id(key))
+        throttled = await fetch_one(
+            conn,
+            Throttled,
+            SEND_PRESSURE,
+            key,
+            client,
+            limits.code_sends_per_phone_hour,
+            limits.code_sends_per_client_hour,
+        )
+        _raise_if_throttled(throttled, "codes requested")
+        await conn.execute(VOID_OPEN_CODES, key)
+        await conn.execute(INSERT_CODE, key, client, _code_hash(settings, key, code), limits.code_minutes)
+    # Sent after the commit: a slow gateway must not hold the row locks.
+    await sender.send(conn, e164, settings.jurisdiction.code_sms(code, limits.code_minutes))
+    return CodeSent(expires_in=limits.code_minutes * 60)
+
+
+TRY_PRESSURE = """
+    SELECT
+        (SELECT extract(epoch FROM at + interval '1 hour' - now())::float8 FROM contact_code_failures
+         WHERE phone_key = $1 AND at > now() - interval '1 hour'
+         ORDER BY at DESC OFFSET $3::int - 1 LIMIT 1) AS phone_wait,
+        (SELECT extract(epoch FROM at + interval '1 hour' - now())::float8 FROM contact_code_failures
+         WHERE client_key = $2 AND at > now() - interval '1 hour'
+         ORDER BY at DESC OFFSET $4::int - 1 LIMIT 1) AS client_wait
+"""
+LIVE_CODE = """
+    SELECT id, code_hash FROM contact_codes
+    WHERE phone_key = $1 AND used_at IS NULL AND voided_at IS NULL AND expires_at > now()
+    ORDER BY created_at DESC LIMIT 1
+    FOR UPDATE
+"""
+# The code's max-th wrong try voids it.
+FAIL_CODE = """
+    UPDATE contact_codes
+    SET failures = failures + 1, voided_at = CASE WHEN failures + 1 >= $2 THEN now() END
+    WHERE id = $1
+"""
+RECORD_FAILURE = "INSERT INTO contact_code_failures (phone_key, client_key) VALUES ($1, $2)"
+USE_CODE = "UPDATE contact_codes SET used_at = now() WHERE id = $1"
+
+
+def clean_code(raw: str) -> str:
+    """Full-width digits and spaces are folded, so `１２３ ４５６` is `123456`."""
+    code = "".join(unicodedata.normalize("NFKC", raw).split())
+    if len(code) != 6 or not code.isascii() or not code.isdigit():
+        raise InvalidInput("code", "the code has 6 digits")
+    return code
+
+
+async def open_session(
+    conn: Connection, settings: Settings, raw_phone: str, raw_code: str, address: str | None
+) -> SessionToken:
+    """Trade a right code for a session token; a wrong one counts against the code and the try limits."""
+    e164 = phones.normalize(raw_phone, settings.default_region)
+    code = clean_code(raw_code)
+    key = phones.phone_key(e164, settings.pepper)
+    client = client_key(settings, address)
+    limits = settings.contact
+    session: SessionToken | None = None
+    async with conn.transaction():
+        await conn.execute(LOCK, lock_id(key))
+        throttled = await fetch_one(
+            conn,
+            Throttled,
+            TRY_PRESSURE,
+            key,
+            client,
+            limits.code_failures_per_phone_hour,
+            limits.code_failures_per_client_hour,
+        )
+        _raise_if_throttled(throttled, "wrong codes")
+        live = await conn.fetchrow(LIVE_CODE, key)
+        right = live is not None and tokens.same(bytes(live["code_hash"]), _code_hash(settings, key, code))
+        if live is not None and right:
+            await conn.execute(USE_CODE, live["id"])
+            session = await start_session(conn, key, phones.mask(e164), limits.session_minutes)
+        else:
+            if live is not None:
+                await conn.execute(FAIL_CODE, live["id"], limits.code_max_failures)
+            await conn.execute(RECORD_FAILURE, key, client)
+    # Raised after the commit, so the wrong try stays counted.
+    if session is None:
+        raise Unauthorized("wrong or expired code", code="wrong_code")
+    return session

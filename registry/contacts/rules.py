@@ -1,0 +1,171 @@
+"""A contact's rules: refuse or consent, withdraw, and the receipt kept of each change.
+
+Rules are never updated in place: a change is a new rule, a withdrawal stamps
+`withdrawn_at`. Each change revokes the open permits it contradicts, in its transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import msgspec
+
+from registry import audit, phones
+from registry.contacts.codes import LOCK, lock_id
+from registry.contacts.schemas import ReceiptAction, Recorded, Rule, RuleRequest, StoredReceipt
+from registry.database import Connection
+from registry.errors import Conflict, InvalidInput, NotFound
+from registry.permits import revoke_contradicted_permits
+from registry.rows import fetch_all
+from registry.sessions.contact import ContactSession, still_live
+from registry.settings import Settings
+
+# A rule's state is computed, never stored: expiry needs no job to flip it.
+RULES_OF = """
+    SELECT r.id, r.kind, r.agency_id, a.name AS agency_name, r.borrower_hint AS borrower,
+           r.created_at, r.expires_at, r.withdrawn_at,
+           CASE WHEN r.withdrawn_at IS NOT NULL THEN 'withdrawn'
+                WHEN r.expires_at IS NOT NULL AND r.expires_at <= now() THEN 'expired'
+                ELSE 'active' END AS state
+    FROM rules r LEFT JOIN agencies a ON a.id = r.agency_id
+    WHERE r.phone_key = $1
+    ORDER BY r.created_at DESC, r.id
+"""
+
+
+async def rules_of(conn: Connection, phone_key: bytes) -> list[Rule]:
+    """Every rule of a contact, newest first, each with its state now."""
+    return await fetch_all(conn, Rule, RULES_OF, phone_key)
+
+
+AGENCY_NAME = "SELECT name FROM agencies WHERE id = $1"
+INSERT_RULE = """
+    INSERT INTO rules (phone_key, kind, agency_id, borrower_key, borrower_hint, expires_at)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    RETURNING id
+"""
+INSERT_RECEIPT = """
+    INSERT INTO contact_receipts (phone_key, action, rule_id, rule, in_force)
+    VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)
+    RETURNING id, issued_at
+"""
+
+
+def _expiry(request: RuleRequest, settings: Settings, now: datetime) -> datetime | None:
+    """A consent must end (default 180 days, at most 365); a refusal may be open-ended."""
+    limits = settings.limits
+    if request.expires_at is None:
+        return now + timedelta(days=limits.consent_default_days) if request.kind == "consent" else None
+    expires_at = request.expires_at
+    if expires_at.tzinfo is None:
+        raise InvalidInput("expires_at", "give a time zone, for example 2026-06-30T00:00:00Z")
+    if expires_at <= now:
+        raise InvalidInput("expires_at", "must be in the future")
+    # A minute of slack, so "exactly 365 days from now" computed by a client a moment ago passes.
+    if request.kind == "consent" and expires_at > now + timedelta(days=limits.consent_max_days, minutes=1):
+        raise InvalidInput("expires_at", f"a consent lasts at most {limits.consent_max_days} days")
+    return expires_at
+
+
+async def _hold(conn: Connection, contact: ContactSession) -> None:
+    """Rule changes and erasure of one contact take turns; a rule change then re-reads its session.
+
+    Without this, a change authenticated a moment before an erasure would write its rule
+    after the erasure's DELETE, and the erased contact would keep a rule.
+    """
+    await conn.execute(LOCK, lock_id(contact.phone_key))
+    await still_live(conn, contact)
+
+
+async def _receipt(conn: Connection, contact: ContactSession, action: ReceiptAction, rule_id: UUID) -> Recorded:
+    """Keep what the contact's rules were at this change; the words are added outside the transaction."""
+    rules = await rules_of(conn, contact.phone_key)
+    rule = next(r for r in rules if r.id == rule_id)  # written or stamped in this same transaction
+    in_force = [r for r in rules if r.state == "active"]
+    stored = await conn.fetchrow(
+        INSERT_RECEIPT,
+        contact.phone_key,
+        action,
+        rule.id,
+        msgspec.json.encode(rule).decode(),
+        msgspec.json.encode(in_force).decode(),
+    )
+    assert stored is not None
+    receipt = StoredReceipt(
+        id=stored["id"], issued_at=stored["issued_at"], action=action, rule=rule, rules_in_force=in_force
+    )
+    return Recorded(rule=rule, receipt=receipt)
+
+
+async def add_rule(conn: Connection, settings: Settings, contact: ContactSession, request: RuleRequest) -> Recorded:
+    """Record a refusal or a consent; a refusal revokes the open permits it contradicts."""
+    now = datetime.now(UTC)
+    expires_at = _expiry(request, settings, now)
+    borrower_key = borrower_hint = None
+    if request.borrower_phone is not None:
+        borrower = phones.normalize(request.borrower_phone, settings.default_region, field="borrower_phone")
+        borrower_key, borrower_hint = phones.phone_key(borrower, settings.pepper), phones.mask(borrower)
+    if request.kind == "consent" and request.agency_id is None and borrower_key is None:
+        raise InvalidInput(
+            "agency_id", "a consent names an agency, a borrower's phone, or both", code="consent_needs_scope"
+        )
+    if request.agency_id is not None and await conn.fetchval(AGENCY_NAME, request.agency_id) is None:
+        raise InvalidInput("agency_id", "no registered agency has this id", code="unknown_agency")
+    async with conn.transaction():
+        await _hold(conn, contact)
+        rule_id = await conn.fetchval(
+            INSERT_RULE, contact.phone_key, request.kind, request.agency_id, borrower_key, borrower_hint, expires_at
+        )
+        if request.kind == "refuse":
+            await revoke_contradicted_permits(conn, contact.phone_key, "refused", settings)
+        await audit.record(
+            conn,
+            contact.actor,
+            f"rule.{request.kind}",
+            f"rule:{rule_id}",
+            {"agency_id": request.agency_id, "borrower": borrower_hint, "expires_at": expires_at},
+        )
+        return await _receipt(conn, contact, "rule_added", rule_id)
+
+
+WITHDRAW = """
+    UPDATE rules SET withdrawn_at = now()
+    WHERE id = $1 AND phone_key = $2 AND withdrawn_at IS NULL
+    RETURNING id
+"""
+OWNS_RULE = "SELECT withdrawn_at FROM rules WHERE id = $1 AND phone_key = $2"
+
+
+async def withdraw_rule(conn: Connection, settings: Settings, contact: ContactSession, rule_id: UUID) -> Recorded:
+    """Stamp withdrawn_at (rules are never changed otherwise) and revoke the permits it allowed."""
+    async with conn.transaction():
+        await _hold(conn, contact)
+        withdrawn = await conn.fetchval(WITHDRAW, rule_id, contact.phone_key)
+        if withdrawn is None:
+            # Another person's rule is as unknown as a rule that never existed.
+            if await conn.fetchrow(OWNS_RULE, rule_id, contact.phone_key) is None:
+                raise NotFound("no such rule", code="unknown_rule")
+            raise Conflict("this rule was already withdrawn", code="rule_withdrawn")
+        await revoke_contradicted_permits(conn, contact.phone_key, "consent_withdrawn", settings)
+        await audit.record(conn, contact.actor, "rule.withdraw", f"rule:{rule_id}", {})
+        return await _receipt(conn, contact, "rule_withdrawn", rule_id)
+
+
+RECEIPT = """
+    SELECT id, issued_at, action, rule, in_force FROM contact_receipts WHERE id = $1 AND phone_key = $2
+"""
+
+
+async def get_receipt(conn: Connection, contact: ContactSession, receipt_id: UUID) -> StoredReceipt:
+    """A receipt as issued (rules as they were then)."""
+    row = await conn.fetchrow(RECEIPT, receipt_id, contact.phone_key)
+    if row is None:
+        raise NotFound("no such receipt", code="unknown_receipt")
+    return StoredReceipt(
+        id=row["id"],
+        issued_at=row["issued_at"],
+        action=row["action"],
+        rule=msgspec.json.decode(row["rule"], type=Rule),
+        rules_in_force=msgspec.json.decode(row["in_force"], type=list[Rule]),
+    )

@@ -1,0 +1,117 @@
+"""The one error explainer: a DomainError in plain words of the page's language, chosen by its code.
+
+Pages never look at the English `detail`. A refusal's `code` picks the words; a generic
+`invalid_input` is explained by the field it names. Contacts and staff read different
+words for the same code (a worried person is told what to do, a reviewer what failed).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from registry.errors import DomainError, InvalidInput, TooManyRequests
+from registry.pages.i18n import Texts
+
+Words = Callable[[Texts], str]
+
+
+def _wait(exc: DomainError, texts: Texts) -> str:
+    seconds = exc.retry_after if isinstance(exc, TooManyRequests) else 60
+    return texts.gettext(
+        "Too many tries. Please wait %(minutes)s minutes, then try again.", minutes=math.ceil(seconds / 60)
+    )
+
+
+# ---- what a contact reads -------------------------------------------------------------------------
+
+CONTACT_BY_CODE: dict[str, Words] = {
+    "daily_filings": lambda t: t.gettext(
+        "You have filed many complaints today. Please add to an open one, or try again tomorrow."
+    ),
+    "wrong_code": lambda t: t.gettext("That code is wrong or has expired. Check the SMS, or ask for a new code."),
+    "unauthorized": lambda t: t.gettext("That code is wrong or has expired. Check the SMS, or ask for a new code."),
+    "unavailable": lambda t: t.gettext("We could not send the SMS just now. Please try again in a minute."),
+    "not_found": lambda t: t.gettext("We could not find that. It may have been withdrawn or erased already."),
+    "unknown_rule": lambda t: t.gettext("We could not find that. It may have been withdrawn or erased already."),
+    "unknown_receipt": lambda t: t.gettext("We could not find that. It may have been withdrawn or erased already."),
+    "unknown_dispute": lambda t: t.gettext("We could not find that complaint."),
+    "consent_needs_scope": lambda t: t.gettext("Choose an agency, or give the borrower's number, or both."),
+    "unknown_agency": lambda t: t.gettext("Choose an agency, or give the borrower's number, or both."),
+    "dispute_needs_caller": lambda t: t.gettext("Choose the agency, or give the caller's name or number."),
+}
+
+CONTACT_BY_FIELD: dict[str, Words] = {
+    "phone": lambda t: t.gettext("That is not a phone number we can use. Check the digits and try again."),
+    "code": lambda t: t.gettext("The code has 6 digits. Copy it from the SMS."),
+    "borrower_phone": lambda t: t.gettext("The borrower's number is not a phone number we can use. Check the digits."),
+    "agency_id": lambda t: t.gettext("Choose the agency, or give the caller's name or number."),
+    "caller_numbers": lambda t: t.gettext(
+        "One of the caller's numbers is not a phone number we can use. Check the digits."
+    ),
+    "categories": lambda t: t.gettext("Tick at least one thing that happened."),
+    "occurred_at": lambda t: t.gettext(
+        "Give the date and time of the call (not in the future, not older than three years)."
+    ),
+    "description": lambda t: t.gettext("Say what happened, in up to 4000 characters."),
+    "call_count": lambda t: t.gettext("The number of calls is a whole number."),
+    "caller_name": lambda t: t.gettext("The caller's name is too long."),
+    "file": lambda t: t.gettext("The file must be an audio recording, an image or a PDF, at most 10 MB."),
+}
+
+
+def explain(exc: DomainError, texts: Texts, *, max_days: int = 365) -> str:
+    """What a contact reads when a page refuses her request."""
+    if exc.code == "too_many_requests":
+        return _wait(exc, texts)
+    if exc.code in CONTACT_BY_CODE:
+        return CONTACT_BY_CODE[exc.code](texts)
+    if isinstance(exc, InvalidInput):
+        field = exc.field.split("[")[0]
+        if field in ("days", "expires_at"):
+            return texts.gettext("Choose how many days it lasts: a whole number from 1 to %(max)s.", max=max_days)
+        if field in CONTACT_BY_FIELD:
+            return CONTACT_BY_FIELD[field](texts)
+    return texts.gettext("Something is not right. Please check and try again.")
+
+
+# ---- what staff read ------------------------------------------------------------------------------
+
+STAFF_BY_CODE: dict[str, Words] = {
+    "admin_only": lambda t: t.gettext("This needs the admin role; reviewers may read and decide disputes only."),
+    "forbidden": lambda t: t.gettext("This needs the admin role; reviewers may read and decide disputes only."),
+    "unknown_agency": lambda t: t.gettext("There is no such agency."),
+    "unknown_key": lambda t: t.gettext("There is no such API key."),
+    "unknown_dispute": lambda t: t.gettext("There is no such dispute."),
+    "not_found": lambda t: t.gettext("There is no such dispute."),
+    "credit_code_taken": lambda t: t.gettext("An agency with this credit code is already registered."),
+    "dispute_closed": lambda t: t.gettext("This dispute has already been decided."),
+    "conflict": lambda t: t.gettext("This conflicts with the current state; reload the page and try again."),
+    "credit_code_length": lambda t: t.gettext("A unified social credit code has 18 characters."),
+    "credit_code_check": lambda t: t.gettext("The credit code's check character does not match (a typo?)."),
+    "credit_code_alphabet": lambda t: t.gettext(
+        "A credit code has only digits and the letters A-Y without I, O, S, V and Z."
+    ),
+    "agency_name_length": lambda t: t.gettext("The agency's name must be 1 to 200 characters."),
+    "sanction_needs_upheld": lambda t: t.gettext("Only an upheld complaint carries a sanction."),
+    "sanction_needs_agency": lambda t: t.gettext(
+        "The caller is not a registered agency, so there is no one to sanction."
+    ),
+}
+
+STAFF_BY_FIELD: dict[str, Words] = {
+    "note": lambda t: t.gettext("Write a note saying why."),
+    "decision": lambda t: t.gettext("Choose an outcome and a sanction."),
+    "days": lambda t: t.gettext("Days must be a whole number from 1 to 3660."),
+    "status": lambda t: t.gettext("Unknown status."),
+    "agency_id": lambda t: t.gettext("Unknown agency."),
+}
+
+
+def explain_for_staff(exc: DomainError, texts: Texts) -> str:
+    """A refused action on a staff page (the API keeps its English details)."""
+    if exc.code in STAFF_BY_CODE:
+        return STAFF_BY_CODE[exc.code](texts)
+    if isinstance(exc, InvalidInput) and exc.field in STAFF_BY_FIELD:
+        return STAFF_BY_FIELD[exc.field](texts)
+    return texts.gettext("That was refused. Please check and try again.")

@@ -1,0 +1,35 @@
+"""Rows to Structs, the one way: `fetch_all` and `fetch_one` run a query and convert each row.
+
+`fetch_one` raises NotFound (with the caller's words) when there is no row, so callers
+never repeat the convert-and-assert dance.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+
+from registry.database import Connection
+from registry.errors import NotFound
+
+T = TypeVar("T")
+
+
+async def fetch_all(conn: Connection, row_type: type[T], query: str, *args: Any) -> list[T]:
+    return [msgspec.convert(dict(row), row_type) for row in await conn.fetch(query, *args)]
+
+
+async def fetch_one(
+    conn: Connection, row_type: type[T], query: str, *args: Any, missing: str = "not found", code: str = "not_found"
+) -> T:
+    """The one row as `row_type`; NotFound(missing, code=code) when the query finds nothing."""
+    row = await conn.fetchrow(query, *args)
+    if row is None:
+        raise NotFound(missing, code=code)
+    return msgspec.convert(dict(row), row_type)
+
+
+async def fetch_maybe(conn: Connection, row_type: type[T], query: str, *args: Any) -> T | None:
+    row = await conn.fetchrow(query, *args)
+    return None if row is None else msgspec.convert(dict(row), row_type)
