@@ -10,32 +10,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import sys
 from collections.abc import Sequence
 
 import asyncpg
+import uvicorn
 
-from registry import database
+from registry import audit, database
+from registry import retention as job
+from registry.admin import cli as admin_cli
+from registry.app import create_app
 from registry.commands import Command, Output
+from registry.contacts import cli as contacts_cli
 from registry.database import Connection
 from registry.errors import DomainError
 from registry.settings import Settings, SettingsError
-
-# command path -> "module:function", imported only when that command runs.
-COMMANDS = {
-    ("agency", "create"): "registry.admin.cli:agency_create",
-    ("agency", "suspend"): "registry.admin.cli:agency_suspend",
-    ("agency", "reinstate"): "registry.admin.cli:agency_reinstate",
-    ("agency", "list"): "registry.admin.cli:agency_list",
-    ("key", "create"): "registry.admin.cli:key_create",
-    ("key", "revoke"): "registry.admin.cli:key_revoke",
-    ("admin", "create"): "registry.admin.cli:admin_create",
-    ("outbox",): "registry.contacts.cli:outbox",
-    ("audit", "verify"): "registry.cli:audit_verify",
-    ("retention",): "registry.cli:retention",
-}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,8 +87,6 @@ def _accept_json_anywhere(parser: argparse.ArgumentParser) -> None:
 
 
 async def audit_verify(conn: Connection, settings: Settings, args: argparse.Namespace) -> Output:
-    from registry import audit
-
     count, broken = await audit.verify(conn)
     if broken is None:
         return Output({"ok": True, "rows": count}, f"audit log intact: {count} rows verified")
@@ -110,11 +98,24 @@ async def audit_verify(conn: Connection, settings: Settings, args: argparse.Name
 
 
 async def retention(conn: Connection, settings: Settings, args: argparse.Namespace) -> Output:
-    from registry import retention as job
-
     purged = await job.run(conn, settings.record_retention_days)
     lines = [f"{p.rows:>8}  {p.what}" for p in purged]
     return Output({"purged": {p.what: p.rows for p in purged}}, "deleted:\n" + "\n".join(lines))
+
+
+# command path -> the feature's command.
+COMMANDS: dict[tuple[str, ...], Command] = {
+    ("agency", "create"): admin_cli.agency_create,
+    ("agency", "suspend"): admin_cli.agency_suspend,
+    ("agency", "reinstate"): admin_cli.agency_reinstate,
+    ("agency", "list"): admin_cli.agency_list,
+    ("key", "create"): admin_cli.key_create,
+    ("key", "revoke"): admin_cli.key_revoke,
+    ("admin", "create"): admin_cli.admin_create,
+    ("outbox",): contacts_cli.outbox,
+    ("audit", "verify"): audit_verify,
+    ("retention",): retention,
+}
 
 
 async def _run(command: Command, settings: Settings, args: argparse.Namespace) -> Output:
@@ -128,23 +129,13 @@ async def _run(command: Command, settings: Settings, args: argparse.Namespace) -
         await conn.close()
 
 
-def _load(path: str) -> Command:
-    module, _, name = path.partition(":")
-    command: Command = getattr(importlib.import_module(module), name)
-    return command
-
-
 def serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     host = args.host or settings.host
     port = args.port or settings.port
     if args.workers > 1:
         # Workers import the app by name, so they rebuild settings from the same environment.
         uvicorn.run("registry.main:app", host=host, port=port, workers=args.workers, proxy_headers=True)
     else:
-        from registry.app import create_app
-
         uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True)
     return 0
 
@@ -164,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         path = (args.command, args.action) if hasattr(args, "action") else (args.command,)
         try:
-            output = asyncio.run(_run(_load(COMMANDS[path]), settings, args))
+            output = asyncio.run(_run(COMMANDS[path], settings, args))
         except DomainError as exc:
             print(f"registry: {exc.detail}", file=sys.stderr)
             return 1
