@@ -9,24 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Literal
 from uuid import UUID
 
 import msgspec
 
+from registry.domain import Answer, Limit, Reason, RuleKind
 from registry.errors import Suspended
 from registry.settings import Limits
-
-Kind = Literal["refuse", "consent"]
-Answer = Literal["allow", "deny"]
-Reason = Literal["no_record", "consent", "refused", "frequency_limit"]
 
 
 class Rule(msgspec.Struct, frozen=True, kw_only=True):
     """A contact's refusal or consent; None in a scope field means "any"."""
 
     id: UUID
-    kind: Kind
+    kind: RuleKind
     agency_id: UUID | None = None
     borrower_key: bytes | None = None
     expires_at: datetime | None = None
@@ -42,14 +38,6 @@ class Permit(msgspec.Struct, frozen=True, kw_only=True):
 
     agency_id: UUID
     issued_at: datetime
-
-
-class Limit(msgspec.Struct, frozen=True, kw_only=True):
-    """The limit that applied: `used` counts the permits in the window, this one included if allowed."""
-
-    permits: int
-    window_days: int
-    used: int
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+import asyncpg
 import msgspec
 
 from registry.database import Connection
@@ -16,8 +17,13 @@ from registry.errors import NotFound
 T = TypeVar("T")
 
 
+def as_struct(row: asyncpg.Record, row_type: type[T]) -> T:
+    """One row already fetched (inside a try, or from a RETURNING that may be empty)."""
+    return msgspec.convert(dict(row), row_type)
+
+
 async def fetch_all(conn: Connection, row_type: type[T], query: str, *args: Any) -> list[T]:
-    return [msgspec.convert(dict(row), row_type) for row in await conn.fetch(query, *args)]
+    return [as_struct(row, row_type) for row in await conn.fetch(query, *args)]
 
 
 async def fetch_one(
@@ -27,9 +33,9 @@ async def fetch_one(
     row = await conn.fetchrow(query, *args)
     if row is None:
         raise NotFound(missing, code=code)
-    return msgspec.convert(dict(row), row_type)
+    return as_struct(row, row_type)
 
 
 async def fetch_maybe(conn: Connection, row_type: type[T], query: str, *args: Any) -> T | None:
     row = await conn.fetchrow(query, *args)
-    return None if row is None else msgspec.convert(dict(row), row_type)
+    return None if row is None else as_struct(row, row_type)

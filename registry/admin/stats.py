@@ -8,6 +8,7 @@ from uuid import UUID
 import msgspec
 
 from registry.database import Connection
+from registry.rows import as_struct
 
 
 class AgencyFigures(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,5 +60,5 @@ async def figures(conn: Connection, since: datetime) -> Figures:
     return Figures(
         since=since,
         until=datetime.now(UTC),
-        agencies=[msgspec.convert(dict(r), AgencyFigures) for r in rows],
+        agencies=[as_struct(r, AgencyFigures) for r in rows],
     )

@@ -10,9 +10,12 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from registry.checks.schemas import AttemptResult, Violation
+from registry.checks.schemas import AttemptResult
 from registry.database import Connection
-from registry.errors import Conflict, InvalidInput, NotFound, Suspended, Unauthorized
+from registry.domain import Answer as AnswerWord
+from registry.domain import Reason, Violation
+from registry.errors import Conflict, InvalidInput, Suspended, Unauthorized
+from registry.rows import as_struct, fetch_all, fetch_one
 from registry.settings import Limits
 from registry.tokens import same
 
@@ -22,8 +25,8 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
 
     ordinal: int
     check_id: UUID
-    decision: str
-    reason: str
+    decision: AnswerWord
+    reason: Reason
     rule_id: UUID | None
     checked_at: datetime
     valid_until: datetime | None
@@ -66,7 +69,7 @@ async def check_contacts(
         if exc.detail == "suspended":
             raise Suspended("this agency is suspended; checks and reports are refused until it is reinstated") from None
         raise Unauthorized("unknown or revoked API key") from None
-    answers = [msgspec.convert(dict(row), Answer) for row in rows]
+    answers = [as_struct(row, Answer) for row in rows]
     answers.sort(key=lambda a: a.ordinal)
     return answers
 
@@ -155,7 +158,7 @@ async def record_attempt(conn: Connection, attempt: Attempt) -> AttemptResult:
             return first
         if violation is None and attempt.check_id is not None:
             await conn.execute(USE_PERMIT, attempt.check_id, attempt.occurred_at)
-        return msgspec.convert(dict(row), AttemptResult)
+        return as_struct(row, AttemptResult)
 
 
 async def _first_result(conn: Connection, attempt: Attempt) -> AttemptResult | None:
@@ -163,7 +166,9 @@ async def _first_result(conn: Connection, attempt: Attempt) -> AttemptResult | N
     if row is None:
         return None
     if not same(bytes(row["request_hash"] or b""), attempt.request_hash):
-        raise Conflict("this Idempotency-Key was already used with a different request body")
+        raise Conflict(
+            "this Idempotency-Key was already used with a different request body", code="idempotency_key_reused"
+        )
     return AttemptResult(attempt_id=row["attempt_id"], compliant=row["compliant"], violation=row["violation"])
 
 
@@ -172,11 +177,16 @@ async def _judge(conn: Connection, attempt: Attempt) -> tuple[bytes, Violation |
     if attempt.check_id is None:
         assert attempt.phone_key is not None
         return attempt.phone_key, "no_permit"
-    row = await conn.fetchrow(FIND_CHECK, attempt.check_id, attempt.agency_id)
-    if row is None:
-        # Another agency's check id is indistinguishable from an unknown one.
-        raise NotFound("no check with this id for your agency")
-    checked = msgspec.convert(dict(row), CheckedCall)
+    # Another agency's check id is indistinguishable from an unknown one.
+    checked = await fetch_one(
+        conn,
+        CheckedCall,
+        FIND_CHECK,
+        attempt.check_id,
+        attempt.agency_id,
+        missing="no check with this id for your agency",
+        code="unknown_check",
+    )
     if attempt.phone_key is not None and not same(attempt.phone_key, checked.phone_key):
         raise InvalidInput("phone", "is not the number this check was made for")
     if checked.decision != "allow":
@@ -227,11 +237,13 @@ def decode_cursor(cursor: str | None) -> int:
         if len(raw) != 8:
             raise ValueError(cursor)
     except ValueError:
-        raise InvalidInput("after", "not a cursor from this feed; pass back the `next` value you were given") from None
+        raise InvalidInput(
+            "after", "not a cursor from this feed; pass back the `next` value you were given", code="bad_cursor"
+        ) from None
     return int.from_bytes(raw, "big")
 
 
 async def changes(conn: Connection, agency_id: UUID, after: int, limit: int) -> tuple[list[Revocation], int]:
     """This agency's revoked permits after `after`, oldest first, and the seq to continue from."""
-    rows = [msgspec.convert(dict(row), Revocation) for row in await conn.fetch(CHANGES, agency_id, after, limit)]
+    rows = await fetch_all(conn, Revocation, CHANGES, agency_id, after, limit)
     return rows, (rows[-1].seq if rows else after)

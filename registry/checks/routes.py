@@ -29,9 +29,9 @@ from registry.checks.schemas import (
     CheckRequest,
     CheckResult,
     ItemError,
-    Limit,
 )
 from registry.database import Connection
+from registry.domain import Limit
 from registry.errors import InvalidInput
 from registry.settings import Settings
 from registry.tokens import token_hash

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
+
+from registry.domain import Answer, Channel, Limit, Reason, Violation
 
 MAX_BATCH = 10_000
 
@@ -22,19 +24,13 @@ class BatchRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
     items: Annotated[list[Any], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
 
 
-class Limit(msgspec.Struct, kw_only=True, frozen=True):
-    permits: int
-    window_days: int
-    used: int
-
-
 class CheckResult(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """`valid_until` and `limit` are left out when they do not apply (a refusal has neither)."""
 
     check_id: UUID
     phone: str
-    decision: Literal["allow", "deny"]
-    reason: Literal["no_record", "consent", "refused", "frequency_limit"]
+    decision: Answer
+    reason: Reason
     checked_at: datetime
     valid_until: datetime | None = None
     limit: Limit | None = None
@@ -65,11 +61,8 @@ class AttemptRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_f
     check_id: UUID | None = None
     phone: str | None = None
     occurred_at: datetime
-    channel: Literal["call", "sms", "visit"]
+    channel: Channel
     outcome: Annotated[str, msgspec.Meta(max_length=200)] | None = None
-
-
-Violation = Literal["no_permit", "permit_denied", "permit_expired", "permit_revoked", "permit_used"]
 
 
 class AttemptResult(msgspec.Struct, kw_only=True, frozen=True):

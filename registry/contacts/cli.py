@@ -10,6 +10,7 @@ import msgspec
 from registry import phones
 from registry.commands import Output
 from registry.database import Connection
+from registry.rows import fetch_all
 from registry.settings import Settings
 
 
@@ -32,7 +33,7 @@ async def outbox(conn: Connection, settings: Settings, args: argparse.Namespace)
     """Newest first; `--phone` takes any written form of the number."""
     phone = phones.normalize(args.phone, settings.default_region) if args.phone else None
     limit = max(1, min(getattr(args, "limit", 20) or 20, 1000))
-    messages = [msgspec.convert(dict(row), OutboxMessage) for row in await conn.fetch(OUTBOX, phone, limit)]
+    messages = await fetch_all(conn, OutboxMessage, OUTBOX, phone, limit)
     lines = [f"{m.created_at:%Y-%m-%d %H:%M:%S}Z  {m.phone}  {m.body}" for m in messages]
     text = "\n".join(lines) if lines else "the outbox is empty" + (f" for {phone}" if phone else "")
     return Output({"messages": msgspec.to_builtins(messages)}, text)

@@ -9,9 +9,8 @@ from uuid import UUID
 import msgspec
 
 from registry.complaints import DisputeSummary
+from registry.domain import Answer, Reason, RuleKind, RuleState
 
-RuleKind = Literal["refuse", "consent"]
-RuleState = Literal["active", "expired", "withdrawn"]
 ReceiptAction = Literal["rule_added", "rule_withdrawn"]
 
 
@@ -81,8 +80,8 @@ class RecentCheck(msgspec.Struct, kw_only=True, frozen=True):
     agency: str
     agency_id: UUID
     checked_at: datetime
-    decision: Literal["allow", "deny"]
-    reason: str
+    decision: Answer
+    reason: Reason
 
 
 class Me(msgspec.Struct, kw_only=True, frozen=True):

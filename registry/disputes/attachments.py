@@ -18,7 +18,7 @@ from registry.disputes.intake import own_dispute
 from registry.disputes.records import add_event, normalize_ref
 from registry.disputes.schemas import PENDING, Attachment
 from registry.errors import Conflict, InvalidInput
-from registry.rows import fetch_one
+from registry.rows import as_struct, fetch_one
 from registry.sessions.contact import ContactSession
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -98,7 +98,7 @@ async def attach(conn: Connection, contact: ContactSession, ref: str, filename: 
         digest = hashlib.sha256(data).digest()
         row = await conn.fetchrow(INSERT, dispute.id, name, content_type, len(data), digest, data)
         assert row is not None
-        attachment = msgspec.convert(dict(row), Attachment)
+        attachment = as_struct(row, Attachment)
         await add_event(conn, dispute.id, "contact", "attachment_added", name)
         await audit.record(
             conn,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import msgspec
-
 from registry.database import Connection
 from registry.disputes.schemas import (
     DisputeRow,
@@ -16,6 +14,7 @@ from registry.disputes.schemas import (
     EvidenceRule,
     EvidenceSummary,
 )
+from registry.rows import fetch_all
 
 LOOKBACK = timedelta(days=30)
 # A case with more rows than this is decided by its first thousand; the summary says how many were read.
@@ -58,16 +57,10 @@ RULES = """
 async def gather(conn: Connection, dispute: DisputeRow) -> Evidence:
     since = dispute.occurred_at - LOOKBACK
     key, agency = dispute.phone_key, dispute.agency_id
-    checks = [msgspec.convert(dict(r), EvidenceCheck) for r in await conn.fetch(CHECKS, key, since, agency, MAX_ROWS)]
-    permits = [
-        msgspec.convert(dict(r), EvidencePermit) for r in await conn.fetch(PERMITS, key, since, agency, MAX_ROWS)
-    ]
-    attempts = [
-        msgspec.convert(dict(r), EvidenceAttempt) for r in await conn.fetch(ATTEMPTS, key, since, agency, MAX_ROWS)
-    ]
-    rules = [
-        msgspec.convert(dict(r), EvidenceRule) for r in await conn.fetch(RULES, key, dispute.occurred_at, MAX_ROWS)
-    ]
+    checks = await fetch_all(conn, EvidenceCheck, CHECKS, key, since, agency, MAX_ROWS)
+    permits = await fetch_all(conn, EvidencePermit, PERMITS, key, since, agency, MAX_ROWS)
+    attempts = await fetch_all(conn, EvidenceAttempt, ATTEMPTS, key, since, agency, MAX_ROWS)
+    rules = await fetch_all(conn, EvidenceRule, RULES, key, dispute.occurred_at, MAX_ROWS)
     refused = any(
         r.kind == "refuse" and r.in_force_at_incident and (r.agency_id is None or r.agency_id == agency) for r in rules
     )

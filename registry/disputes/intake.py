@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import msgspec
 
 from registry import audit, phones
 from registry.agencies import queries as agencies
@@ -20,6 +19,7 @@ from registry.disputes.schemas import (
     Filed,
 )
 from registry.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from registry.rows import as_struct
 from registry.sessions.contact import ContactSession
 from registry.settings import Settings
 from registry.tokens import same
@@ -108,7 +108,7 @@ async def file_dispute(conn: Connection, contact: ContactSession, request: Dispu
                 continue
         if row is None:
             raise Conflict("could not allocate a reference; try again")
-        filed = msgspec.convert(dict(row), Filed)
+        filed = as_struct(row, Filed)
         await add_event(conn, row["id"], "contact", "filed", None)
         if request.agency_id is not None:
             await add_event(conn, row["id"], "system", "sent_to_agency", None)

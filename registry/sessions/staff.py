@@ -22,7 +22,7 @@ from litestar.di import NamedDependency, Provide
 from registry import audit
 from registry.database import Connection
 from registry.errors import Conflict, Forbidden, InvalidInput, TooManyRequests, Unauthorized
-from registry.rows import fetch_maybe
+from registry.rows import as_struct, fetch_maybe
 from registry.settings import Settings
 from registry.tokens import bearer, new_token, token_hash
 
@@ -83,7 +83,7 @@ async def create_admin(conn: Connection, username: str, role: str, password: str
             assert row is not None
         except asyncpg.UniqueViolationError:
             raise Conflict(f"the username {username} is taken") from None
-        account = msgspec.convert(dict(row), StaffAccount)
+        account = as_struct(row, StaffAccount)
         await audit.record(conn, actor, "admin.create", f"admin:{account.id}", {"username": username, "role": role})
     return account
 
