@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -23,14 +24,14 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ASGIApp, ControllerRouterHandler, Receive, Scope, Send
 
-from registry import database
+from registry import database, maintenance
 from registry.admin.routes import ROUTES as admin
 from registry.agencies.routes import ROUTES as public_agencies
 from registry.checks.routes import ROUTES as checks
 from registry.contacts.routes import ROUTES as contacts
 from registry.database import Connection
 from registry.disputes.routes import ROUTES as disputes
-from registry.errors import Unavailable, problem_details_plugin, unexpected
+from registry.errors import Unavailable, database_answered, database_lost, problem_details_plugin, unexpected
 from registry.pages.routes import ROUTES as language_switch
 from registry.settings import Settings
 
@@ -56,14 +57,19 @@ def lifespan(settings: Settings) -> Any:
     @asynccontextmanager
     async def run(app: Litestar) -> AsyncGenerator[None, None]:
         # Starting the embedded server blocks (initdb, pg_ctl), so it runs off the loop.
-        url = await anyio.to_thread.run_sync(database.database_url, settings)
-        await database.migrate_url(url)
-        pool = await database.create_pool(url, settings)
+        owner_url = await anyio.to_thread.run_sync(database.database_url, settings)
+        await database.migrate_url(owner_url, settings)
+        # From here on the service is the least-privileged role (sql/0005_least_privilege.sql).
+        pool = await database.create_pool(database.runtime_url(settings, owner_url), settings)
         app.state.pool = pool
         app.state.settings = settings
+        upkeep = asyncio.create_task(maintenance.keep_partitions_ahead(pool))
         try:
             yield
         finally:
+            upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await upkeep
             await pool.close()
             if settings.database_url is None:
                 await anyio.to_thread.run_sync(database.release_embedded)
@@ -81,7 +87,14 @@ async def provide_connection(state: State, scope: Scope) -> Connection:
     dependency's 401), Litestar never runs the generator's cleanup, and each such
     request would leak a pooled connection until the pool is exhausted.
     """
-    conn: Connection = await state.pool.acquire()
+    settings: Settings = state.settings
+    try:
+        conn: Connection = await state.pool.acquire(timeout=settings.db_acquire_timeout)
+    except TimeoutError:
+        # Every connection busy (or the server frozen): a quick 503, never a hang.
+        database_lost("no connection within the acquire deadline")
+        raise Unavailable("the database is busy or unreachable; try again shortly") from None
+    database_answered()
     scope.setdefault("state", {})[HELD_CONNECTION] = conn
     return conn
 
@@ -117,6 +130,7 @@ async def readyz(state: State) -> dict[str, str]:
             async with state.pool.acquire() as conn:
                 await conn.fetchval("SELECT 1")
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        database_lost(type(exc).__name__)
         raise Unavailable() from exc
     return {"status": "ready"}
 

@@ -119,9 +119,10 @@ COMMANDS: dict[tuple[str, ...], Command] = {
 
 
 async def _run(command: Command, settings: Settings, args: argparse.Namespace) -> Output:
-    url = database.database_url(settings)
-    await database.migrate_url(url)
-    conn = await asyncpg.connect(url)
+    owner_url = database.database_url(settings)
+    await database.migrate_url(owner_url, settings)
+    # Operators' commands run with the service's own (least) privileges.
+    conn = await asyncpg.connect(database.runtime_url(settings, owner_url))
     try:
         await conn.execute("SET TIME ZONE 'UTC'")
         return await command(conn, settings, args)
@@ -150,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return serve(settings, args)
     if args.command == "migrate":
-        applied = asyncio.run(database.migrate_url(database.database_url(settings)))
+        applied = asyncio.run(database.migrate_url(database.database_url(settings), settings))
         output = Output({"applied": applied}, "applied: " + (", ".join(applied) or "nothing, all up to date"))
     else:
         path = (args.command, args.action) if hasattr(args, "action") else (args.command,)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import hmac
 import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 import msgspec
@@ -89,7 +92,52 @@ def release_embedded() -> None:
 
 
 def database_url(settings: Settings) -> str:
+    """The owner's URL: migrations run with it (DATABASE_URL, or the embedded server's superuser)."""
     return settings.database_url or embedded_database_url(settings.data_dir)
+
+
+# The role the service runs as (sql/0005_least_privilege.sql): owns nothing, may only INSERT and
+# SELECT the append-only tables.
+APP_ROLE = "registry_app"
+
+
+def app_password(settings: Settings) -> str:
+    """The runtime role's password, derived from the session key: one secret fewer to manage."""
+    return hmac.new(settings.session_key, b"database role registry_app", hashlib.sha256).hexdigest()
+
+
+def runtime_url(settings: Settings, owner_url: str) -> str:
+    """Where the service connects: REGISTRY_APP_DATABASE_URL, else the owner's server as registry_app."""
+    if settings.app_database_url:
+        return settings.app_database_url
+    parts = urlsplit(owner_url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{APP_ROLE}:{quote(app_password(settings), safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+async def enable_app_role(conn: Connection, settings: Settings) -> None:
+    """Let registry_app log in with its derived password (needs an owner with CREATEROLE).
+
+    Skipped when REGISTRY_APP_DATABASE_URL is given: then the operator manages that role.
+    """
+    if settings.app_database_url:
+        return
+    statement = await conn.fetchval(
+        "SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', $1::text, $2::text)", APP_ROLE, app_password(settings)
+    )
+    for attempt in range(5):
+        try:
+            await conn.execute(statement)
+            return
+        except asyncpg.InternalServerError as exc:
+            # Processes starting together all set the same password; the catalog lets one
+            # of two concurrent ALTER ROLEs fail with "tuple concurrently updated".
+            if "concurrently" not in str(exc) or attempt == 4:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
 
 
 async def _keep_session(conn: Connection) -> None:
@@ -104,15 +152,18 @@ async def _keep_session(conn: Connection) -> None:
 
 
 async def create_pool(url: str, settings: Settings) -> Pool:
+    deadline = settings.db_statement_timeout
     pool = await asyncpg.create_pool(
         url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
-        # A startup parameter, so it is also the value RESET ALL would return to.
-        # Every timestamp the service writes or compares is UTC.
-        server_settings={"timezone": "UTC"},
+        # Startup parameters, so they are also what RESET ALL would return to. Every timestamp
+        # the service writes or compares is UTC; no statement runs longer than the deadline.
+        server_settings={"timezone": "UTC", "statement_timeout": str(int(deadline * 1000))},
         reset=_keep_session,
-        command_timeout=60,
+        # The client's own deadline too: a frozen server cannot enforce statement_timeout.
+        command_timeout=deadline + 1,
+        timeout=settings.db_acquire_timeout + 1,  # connecting
     )
     assert pool is not None
     return pool
@@ -181,9 +232,13 @@ async def ensure_partitions(conn: Connection) -> None:
         await conn.execute("SELECT ensure_check_partitions(2)")
 
 
-async def migrate_url(url: str) -> list[str]:
+async def migrate_url(url: str, settings: Settings | None = None) -> list[str]:
+    """Apply migrations as the owner; with settings, also let the runtime role log in."""
     conn = await asyncpg.connect(url)
     try:
-        return await migrate(conn)
+        applied = await migrate(conn)
+        if settings is not None:
+            await enable_app_role(conn, settings)
+        return applied
     finally:
         await conn.close()

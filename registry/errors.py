@@ -185,8 +185,27 @@ def json_path(message: str) -> str:
     return message.rsplit(" - at `$", 1)[1].rstrip("`").lstrip(".")
 
 
+_database_down = False
+
+
+def database_lost(reason: str) -> None:
+    """Log the first failure of an outage; the rest of it is silent (a 10 s outage is one line)."""
+    global _database_down
+    if not _database_down:
+        _database_down = True
+        log.warning("database unreachable (%s); answering 503 until it returns", reason)
+
+
+def database_answered() -> None:
+    """Called when a connection is handed out: logs the end of an outage, once."""
+    global _database_down
+    if _database_down:
+        _database_down = False
+        log.warning("database reachable again")
+
+
 def database_down(exc: Exception) -> ProblemDetailsException:
-    log.warning("database unreachable: %s", type(exc).__name__)
+    database_lost(type(exc).__name__)
     return domain_problem(Unavailable())
 
 

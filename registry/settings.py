@@ -51,6 +51,11 @@ class ContactLimits(msgspec.Struct, frozen=True, kw_only=True):
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     env: Environment = "development"
     database_url: str | None = None
+    # Where the service itself connects (as the least-privileged role); derived from database_url if unset.
+    app_database_url: str | None = None
+    # Deadlines, in seconds: waiting for a pooled connection, and any one statement.
+    db_acquire_timeout: float = 2.0
+    db_statement_timeout: float = 8.0
     data_dir: Path = Path(".registry")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -118,6 +123,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return cls(
             env=mode,  # type: ignore[arg-type]
             database_url=env.get("DATABASE_URL") or None,
+            app_database_url=env.get("REGISTRY_APP_DATABASE_URL") or None,
+            db_acquire_timeout=_seconds(env, "REGISTRY_DB_ACQUIRE_TIMEOUT", 2.0),
+            db_statement_timeout=_seconds(env, "REGISTRY_DB_STATEMENT_TIMEOUT", 8.0),
             data_dir=data_dir,
             host=env.get("REGISTRY_HOST", "127.0.0.1"),
             port=_int(env, "REGISTRY_PORT", 8000, minimum=1, maximum=65535),
@@ -161,6 +169,19 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maxim
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
         raise SettingsError(f"{name} must be {bound}, not {value}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not 0.1 <= value <= 300:
+        raise SettingsError(f"{name} must be between 0.1 and 300 seconds, not {value}")
     return value
 
 

