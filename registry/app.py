@@ -34,6 +34,7 @@ from registry.disputes.routes import ROUTES as disputes
 from registry.errors import Unavailable, database_answered, database_lost, problem_details_plugin, unexpected
 from registry.pages.routes import ROUTES as language_switch
 from registry.settings import Settings
+from registry.transparency.routes import ROUTES as transparency
 
 log = logging.getLogger("registry.app")
 
@@ -50,6 +51,7 @@ FEATURE_ROUTES: list[ControllerRouterHandler] = [
     *admin,
     *public_agencies,
     *language_switch,
+    *transparency,
 ]
 
 

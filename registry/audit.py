@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 from registry.database import Connection
+from registry.rows import fetch_maybe
 
 # Serializes writers so each row links to the true previous one.
 AUDIT_LOCK = 7_240_211_002
@@ -67,3 +69,32 @@ async def verify(conn: Connection) -> tuple[int, Break | None]:
             expected_prev = bytes(row["hash"])
             expected_seq += 1
     return count, None
+
+
+class Head(msgspec.Struct, frozen=True, kw_only=True):
+    """The newest link of the chain: whoever saved it can later tell if the log was cut after it."""
+
+    seq: int
+    hash: str  # hex
+    at: datetime
+
+
+HEAD = "SELECT seq, encode(hash, 'hex') AS hash, at FROM audit_log ORDER BY seq DESC LIMIT 1"
+LINK = "SELECT encode(hash, 'hex') FROM audit_log WHERE seq = $1"
+
+
+async def head(conn: Connection) -> Head:
+    found = await fetch_maybe(conn, Head, HEAD)
+    return found or Head(seq=0, hash=GENESIS.hex(), at=datetime(1970, 1, 1, tzinfo=UTC))
+
+
+async def still_holds(conn: Connection, saved: Head) -> Break | None:
+    """None when the chain still has the saved head's row, unchanged; else what went wrong."""
+    if saved.seq == 0:
+        return None
+    found = await conn.fetchval(LINK, saved.seq)
+    if found is None:
+        return Break(saved.seq, f"row {saved.seq} of the saved head is gone: the log was cut after it was saved")
+    if found != saved.hash:
+        return Break(saved.seq, f"row {saved.seq} differs from the saved head: the log was rewritten")
+    return None

@@ -13,8 +13,10 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import asyncpg
+import msgspec
 import uvicorn
 
 from registry import audit, database
@@ -70,7 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_parser("retention", help="delete what is past its term (codes, sessions; call records after 3 years)")
 
     audit = top.add_parser("audit", help="the hash-chained audit log").add_subparsers(dest="action", required=True)
-    audit.add_parser("verify", help="check the chain; names the first broken row")
+    verify = audit.add_parser("verify", help="check the chain; names the first broken row")
+    verify.add_argument(
+        "--head", default=None, help="a head saved from GET /v1/audit/head: also check nothing after it was cut"
+    )
 
     _accept_json_anywhere(parser)
     return parser
@@ -88,6 +93,9 @@ def _accept_json_anywhere(parser: argparse.ArgumentParser) -> None:
 
 async def audit_verify(conn: Connection, settings: Settings, args: argparse.Namespace) -> Output:
     count, broken = await audit.verify(conn)
+    if broken is None and args.head:
+        saved = msgspec.json.decode(Path(args.head).read_bytes(), type=audit.Head)
+        broken = await audit.still_holds(conn, saved)
     if broken is None:
         return Output({"ok": True, "rows": count}, f"audit log intact: {count} rows verified")
     return Output(

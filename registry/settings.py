@@ -61,6 +61,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8000
     pepper: bytes = b""
     session_key: bytes = b""
+    # Empty in development: registry.signing generates one into the data dir.
+    receipt_key: bytes = b""
     # What the country decides (number region, clock, SMS words, record term, agency ids).
     jurisdiction: Jurisdiction = CHINA
     default_region: str = CHINA.default_region
@@ -102,12 +104,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("REGISTRY_SMS_WEBHOOK_URL must be an http(s) URL")
         pepper = _secret(env, "REGISTRY_PEPPER")
         session_key = _secret(env, "REGISTRY_SESSION_KEY")
+        # The Ed25519 key that signs receipts and the audit head (32-byte seed, hex).
+        receipt_key = _secret(env, "REGISTRY_RECEIPT_KEY")
         if mode == "production":
             missing = [
                 name
                 for name, value in (
                     ("REGISTRY_PEPPER", pepper),
                     ("REGISTRY_SESSION_KEY", session_key),
+                    ("REGISTRY_RECEIPT_KEY", receipt_key),
                     ("REGISTRY_SMS_WEBHOOK_URL", webhook),
                     ("DATABASE_URL", env.get("DATABASE_URL")),
                 )
@@ -123,6 +128,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return cls(
             env=mode,  # type: ignore[arg-type]
             database_url=env.get("DATABASE_URL") or None,
+            receipt_key=receipt_key,
             app_database_url=env.get("REGISTRY_APP_DATABASE_URL") or None,
             db_acquire_timeout=_seconds(env, "REGISTRY_DB_ACQUIRE_TIMEOUT", 2.0),
             db_statement_timeout=_seconds(env, "REGISTRY_DB_STATEMENT_TIMEOUT", 8.0),
