@@ -1,4 +1,4 @@
-"""The `registry` command: serve, migrate, and the operators' commands of DESIGN.md.
+"""The `registry` command: serve, migrate, and the operators' commands (docs/contract.md, CLI).
 
 Every command uses the same database as `serve` (DATABASE_URL, or the embedded
 server in REGISTRY_DATA_DIR). A command's work is an async function

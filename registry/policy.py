@@ -1,4 +1,4 @@
-"""The decision of DESIGN.md ("Decision"): rules and permits in, a Decision out. No I/O.
+"""The decision (docs/design.md, "The decision"): rules and permits in, a Decision out. No I/O.
 
 This is the rule's one reference text. The check statement in sql/0002_checks.sql
 computes the same answer inside PostgreSQL (one round trip per check); the tests

@@ -23,7 +23,7 @@ class SettingsError(Exception):
 
 
 class Limits(msgspec.Struct, frozen=True, kw_only=True):
-    """Every figure of DESIGN.md's decision rule, each one a setting."""
+    """Every figure of the decision rule (docs/design.md), each one a setting."""
 
     no_record_permits: int = 1
     no_record_window_days: int = 30

@@ -1,4 +1,4 @@
-"""The decision rule of DESIGN.md as a pure function: worked cases from the design, then properties."""
+"""The decision rule of docs/design.md as a pure function: worked cases from the design, then properties."""
 
 from __future__ import annotations
 

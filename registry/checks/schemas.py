@@ -1,4 +1,4 @@
-"""Request and response bodies of the agency API (DESIGN.md "Contract v1")."""
+"""Request and response bodies of the agency API (docs/contract.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The check statement in PostgreSQL gives the answers of registry/policy.py, on random cases.
 
-policy.decide is the reference text of DESIGN.md's rule; check_contacts() computes it in
+policy.decide is the reference text of the rule in docs/design.md; check_contacts() computes it in
 one round trip. Hypothesis draws rules, earlier permits and a batch (repeats included),
 writes them to the real database and compares every answer with the pure function's.
 """
