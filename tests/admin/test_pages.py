@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from playwright.async_api import Page
+from playwright.async_api import FilePayload, Page
 
 from registry.database import Connection
 from tests.conftest import LiveServer
@@ -181,7 +181,7 @@ async def test_bad_file_on_the_form_files_nothing(
         await page.fill("#occurred_at", "2026-01-05T09:30")
         await page.fill("#description", "他们威胁我")
         await page.set_input_files(
-            "#file", files=[{"name": "录音.mp3", "mimeType": "audio/mpeg", "buffer": b"MZ\x90\x00" + b"\x00" * 200}]
+            "#file", files=[FilePayload(name="录音.mp3", mimeType="audio/mpeg", buffer=b"MZ\x90\x00" + b"\x00" * 200)]
         )
         await page.click("button[type=submit]")
         assert "/complaints/new" in page.url or page.url.endswith("/complaints/")

@@ -15,7 +15,7 @@ from registry import tokens
 from registry.agencies import queries as agencies
 from registry.database import Connection
 from tests.disputes.support import PASSWORD, auth, staff_token
-from tests.factories import bearer, credit_code, make_agency
+from tests.factories import bearer, credit_code, make_agency, one_row
 
 
 def admin_create(database_url: str, data_dir: Path, *args: str, password: str) -> subprocess.CompletedProcess[str]:
@@ -50,7 +50,7 @@ async def test_cli_creates_staff_who_can_sign_in(
     token = signed.json()["token"]
     assert signed.json()["role"] == "reviewer" and token.startswith("ra_")
     # Only the hash of the token is kept.
-    row = await conn.fetchrow("SELECT token_hash FROM admin_sessions")
+    row = await one_row(conn, "SELECT token_hash FROM admin_sessions")
     assert bytes(row["token_hash"]) == tokens.token_hash(token)
     assert token.encode() not in bytes(row["token_hash"])
     assert (await api.get("/v1/admin/disputes", headers=auth(token))).status_code == 200

@@ -12,7 +12,7 @@ from registry.permits import revoke_contradicted_permits
 from registry.settings import Settings
 from registry.tokens import token_hash
 from tests.checks.conftest import add_rule, key_of, withdraw_rule
-from tests.factories import make_agency_with_key
+from tests.factories import make_agency_with_key, one_row
 
 CONTACT = "13800138000"
 OTHER = "13900139000"
@@ -45,7 +45,7 @@ async def test_new_refusal_revokes_open_permits_of_every_agency(conn: Connection
 
     assert set(revoked) == {permit_a.check_id, permit_b.check_id}
     assert sorted(await feed(conn)) == sorted([(permit_a.check_id, "refused"), (permit_b.check_id, "refused")])
-    row = await conn.fetchrow("SELECT revoked_at, revoke_reason FROM permits WHERE check_id = $1", permit_a.check_id)
+    row = await one_row(conn, "SELECT revoked_at, revoke_reason FROM permits WHERE check_id = $1", permit_a.check_id)
     assert row["revoked_at"] is not None and row["revoke_reason"] == "refused"
     still_open = await conn.fetchval("SELECT revoked_at FROM permits WHERE check_id = $1", untouched.check_id)
     assert still_open is None

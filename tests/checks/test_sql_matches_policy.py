@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 from uuid import UUID
 
 import asyncpg
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from registry import policy
 from registry.checks import queries
 from registry.database import Connection
+from registry.domain import Limit, RuleKind
 from registry.settings import Limits
 from registry.tokens import token_hash
 from tests.factories import make_agency, make_agency_with_key
@@ -30,19 +32,30 @@ LIMITS = Limits()
 offsets = st.integers(min_value=-40 * 24, max_value=40 * 24).map(lambda h: AT + timedelta(hours=h))
 
 
+class DrawnRule(TypedDict):
+    kind: RuleKind
+    agency: int | None  # index into the agencies of the test
+    borrower: int  # index into BORROWERS
+    expires_at: datetime | None
+    withdrawn_at: datetime | None
+
+
+Case = tuple[list[DrawnRule], list[tuple[int, datetime]], list[int]]
+
+
 @st.composite
-def cases(draw: st.DrawFn) -> tuple[list[dict[str, object]], list[tuple[int, datetime]], list[int]]:
-    rules = []
+def cases(draw: st.DrawFn) -> Case:
+    rules: list[DrawnRule] = []
     for _ in range(draw(st.integers(min_value=0, max_value=5))):
-        kind = draw(st.sampled_from(["refuse", "consent"]))
+        kind: RuleKind = "consent" if draw(st.booleans()) else "refuse"
         rules.append(
-            {
-                "kind": kind,
-                "agency": draw(st.sampled_from([None, 0, 1])),
-                "borrower": draw(st.sampled_from([0, 1, 2])),
-                "expires_at": draw(offsets) if kind == "consent" else draw(st.none() | offsets),
-                "withdrawn_at": draw(st.none() | offsets),
-            }
+            DrawnRule(
+                kind=kind,
+                agency=draw(st.sampled_from([None, 0, 1])),
+                borrower=draw(st.sampled_from([0, 1, 2])),
+                expires_at=draw(offsets) if kind == "consent" else draw(st.none() | offsets),
+                withdrawn_at=draw(st.none() | offsets),
+            )
         )
     permits = draw(
         st.lists(
@@ -72,7 +85,7 @@ async def compare(
     conn: Connection,
     key_hash: bytes,
     agencies: list[UUID],
-    case: tuple[list[dict[str, object]], list[tuple[int, datetime]], list[int]],
+    case: Case,
     seen: set[str],
 ) -> None:
     """Run one random case through both; `seen` collects the reasons the cases reached."""
@@ -80,19 +93,19 @@ async def compare(
     phone_key = os.urandom(32)
     rules = []
     for r in rules_drawn:
-        agency_id = agencies[r["agency"]] if r["agency"] is not None else None  # type: ignore[index]
-        borrower_key = BORROWERS[r["borrower"]]  # type: ignore[index]
+        agency_id = agencies[r["agency"]] if r["agency"] is not None else None
+        borrower_key = BORROWERS[r["borrower"]]
         rule_id = await conn.fetchval(
             INSERT_RULE, phone_key, r["kind"], agency_id, borrower_key, r["expires_at"], r["withdrawn_at"]
         )
         rules.append(
             policy.Rule(
                 id=rule_id,
-                kind=r["kind"],  # type: ignore[arg-type]
+                kind=r["kind"],
                 agency_id=agency_id,
                 borrower_key=borrower_key,
-                expires_at=r["expires_at"],  # type: ignore[arg-type]
-                withdrawn_at=r["withdrawn_at"],  # type: ignore[arg-type]
+                expires_at=r["expires_at"],
+                withdrawn_at=r["withdrawn_at"],
             )
         )
     permits = []
@@ -106,13 +119,13 @@ async def compare(
             agency_id=agencies[0], borrower_key=BORROWERS[borrower], rules=rules, permits=permits, at=AT, limits=LIMITS
         )
         got_limit = (
-            policy.Limit(permits=answer.limit_permits, window_days=answer.limit_days, used=answer.limit_used)
+            Limit(permits=answer.limit_permits, window_days=answer.limit_days, used=answer.limit_used)
             if answer.limit_permits is not None and answer.limit_days is not None and answer.limit_used is not None
             else None
         )
         got = policy.Decision(
-            decision=answer.decision,  # type: ignore[arg-type]
-            reason=answer.reason,  # type: ignore[arg-type]
+            decision=answer.decision,
+            reason=answer.reason,
             rule_id=answer.rule_id,
             valid_until=answer.valid_until,
             limit=got_limit,
@@ -139,7 +152,7 @@ async def test_check_statement_agrees_with_the_policy(conn: Connection, database
 
         @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
         @given(cases())
-        def agree(case: tuple[list[dict[str, object]], list[tuple[int, datetime]], list[int]]) -> None:
+        def agree(case: Case) -> None:
             loop.run_until_complete(compare(connection, token_hash(key.key), agencies, case, seen))
 
         try:

@@ -8,6 +8,7 @@ import httpx
 
 from registry.database import Connection
 from tests.contacts.conftest import auth, latest_code, sign_in
+from tests.factories import one_row
 
 PHONE = "+8613800138000"
 OTHER = "+8613900139000"
@@ -103,7 +104,7 @@ async def test_fourth_wrong_try_leaves_the_code_and_fifth_voids_it(api: httpx.As
     for _ in range(5):
         _problem(await api.post("/v1/contact/sessions", json={"phone": OTHER, "code": wrong}), 401)
     _problem(await api.post("/v1/contact/sessions", json={"phone": OTHER, "code": code}), 401)
-    row = await conn.fetchrow("SELECT failures, voided_at FROM contact_codes ORDER BY created_at DESC LIMIT 1")
+    row = await one_row(conn, "SELECT failures, voided_at FROM contact_codes ORDER BY created_at DESC LIMIT 1")
     assert row["failures"] == 5 and row["voided_at"] is not None
 
 

@@ -17,7 +17,7 @@ from registry.sessions.contact import session_from_token
 from registry.settings import Settings
 from tests.conftest import TEST_PEPPER
 from tests.contacts.conftest import auth, sign_in
-from tests.factories import bearer, make_agency, make_agency_with_key
+from tests.factories import bearer, make_agency, make_agency_with_key, one_row
 
 PHONE = "+8613800138000"
 BORROWER = "+8613700137000"
@@ -54,7 +54,7 @@ async def test_consent_defaults_to_180_days_and_names_its_scope(api: httpx.Async
     assert rule["borrower"] == "+86 137****7000"
     expires = datetime.fromisoformat(rule["expires_at"])
     assert abs(expires - (datetime.now(UTC) + timedelta(days=180))) < timedelta(minutes=5)
-    stored = await conn.fetchrow("SELECT borrower_key, borrower_hint FROM rules")
+    stored = await one_row(conn, "SELECT borrower_key, borrower_hint FROM rules")
     assert bytes(stored["borrower_key"]) == phones.phone_key(BORROWER, TEST_PEPPER)
     assert "13700137000" not in str(dict(stored))
 

@@ -10,7 +10,7 @@ import httpx
 
 from registry.database import Connection
 from tests.disputes.support import PDF, PNG, auth, complaint, contact_token, file_complaint, key_of, wav_bytes
-from tests.factories import make_agency
+from tests.factories import make_agency, one_row
 
 REF = re.compile(r"^D-\d{4}-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{6}$")
 PHONE = "138 0013 8000"
@@ -38,11 +38,11 @@ async def test_complaint_against_an_agency_waits_for_its_answer(api: httpx.Async
     listed = (await api.get("/v1/contact/disputes", headers=auth(token))).json()["items"]
     assert [d["ref"] for d in listed] == [filed["ref"]]
 
-    row = await conn.fetchrow("SELECT * FROM disputes WHERE ref = $1", filed["ref"])
+    row = await one_row(conn, "SELECT * FROM disputes WHERE ref = $1", filed["ref"])
     assert bytes(row["phone_key"]) == key_of(PHONE)
     assert row["phone_hint"] == "+86 138****8000"
     assert "13800138000" not in str(dict(row))
-    audit = await conn.fetchrow("SELECT actor, action FROM audit_log WHERE subject = $1", f"dispute:{filed['ref']}")
+    audit = await one_row(conn, "SELECT actor, action FROM audit_log WHERE subject = $1", f"dispute:{filed['ref']}")
     assert audit["action"] == "dispute.file" and audit["actor"].startswith("contact:")
     assert "13800138000" not in audit["actor"]
 
@@ -60,7 +60,7 @@ async def test_unknown_caller_keeps_only_keys_and_masked_numbers(api: httpx.Asyn
     assert shown["status"] == "open"
     assert shown["agency_id"] is None
     assert shown["caller_numbers"] == ["+86 139****9000", "+86 106***9988"]
-    row = await conn.fetchrow("SELECT caller_number_keys, caller_number_hints FROM disputes WHERE ref = $1", ref)
+    row = await one_row(conn, "SELECT caller_number_keys, caller_number_hints FROM disputes WHERE ref = $1", ref)
     assert [bytes(k) for k in row["caller_number_keys"]] == [key_of("13900139000"), key_of("01065529988")]
     assert [e["kind"] for e in shown["timeline"]] == ["filed"]
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from playwright.async_api import FilePayload
 
 from registry.database import Connection
 from registry.jurisdiction import CHINA
@@ -94,7 +95,7 @@ async def test_harassed_contact_to_suspended_agency(
         await page.fill("#call_count", "6")
         await page.fill("#description", "对方自称法院，说要起诉我父母。我早已登记拒绝来电。")
         await page.set_input_files(
-            "#file", files=[{"name": "通话录音.wav", "mimeType": "audio/wav", "buffer": wav_bytes()}]
+            "#file", files=[FilePayload(name="通话录音.wav", mimeType="audio/wav", buffer=wav_bytes())]
         )
         await shot(page, "story-1-complaint-form")
         await page.click("button[type=submit]")

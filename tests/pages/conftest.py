@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
 from registry.database import Connection
 from tests.conftest import LiveServer
@@ -21,7 +21,7 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PHONE_SCREEN = {"width": 360, "height": 740}
+PHONE_SCREEN: ViewportSize = {"width": 360, "height": 740}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 

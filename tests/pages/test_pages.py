@@ -9,7 +9,7 @@ from playwright.async_api import Browser, Page, expect
 from registry.database import Connection
 from tests.conftest import LiveServer
 from tests.contacts.conftest import auth, latest_code, sign_in
-from tests.factories import bearer, make_agency, make_agency_with_key
+from tests.factories import bearer, make_agency, make_agency_with_key, one_row
 from tests.pages.conftest import phone_context, shot, sign_in_on_page
 
 PHONE = "+8613800138000"
@@ -138,7 +138,7 @@ async def test_consent_in_english_with_plain_errors_and_a_printable_receipt(
     await expect(page.locator("header.top")).to_be_hidden()
     await shot(page, "25-receipt-print-en")
     await page.emulate_media(media="screen")
-    row = await conn.fetchrow("SELECT kind, agency_id, expires_at - created_at AS lasts FROM rules")
+    row = await one_row(conn, "SELECT kind, agency_id, expires_at - created_at AS lasts FROM rules")
     assert (row["kind"], row["agency_id"], round(row["lasts"].total_seconds() / 86400)) == ("consent", agency.id, 30)
 
     await page.goto("/me")
