@@ -25,6 +25,9 @@ from registry.app import create_app
 from registry.database import Connection
 from registry.settings import Settings
 
+# The one browser fixture of the suite.
+pytest_plugins = ["tests.browser"]
+
 TEST_PEPPER = bytes.fromhex("11" * 32)
 TEST_SESSION_KEY = bytes.fromhex("22" * 32)
 

@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 from registry.database import Connection
-from tests.disputes.support import auth, contact_token, file_complaint, key_of, staff_token
-from tests.factories import make_agency_with_key
+from tests.factories import auth, contact_token, file_complaint, key_of, make_agency_with_key, staff_token
 
 
 def verify(database_url: str, data_dir: Path) -> tuple[int, dict[str, object]]:

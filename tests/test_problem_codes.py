@@ -9,8 +9,7 @@ from registry.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from registry.jurisdiction import with_check_character
 from registry.pages.explain import CONTACT_BY_CODE, STAFF_BY_CODE, explain, explain_for_staff
 from registry.pages.i18n import Texts
-from tests.disputes.support import staff_token
-from tests.factories import bearer, make_agency_with_key
+from tests.factories import bearer, make_agency_with_key, staff_token
 
 
 def auth(token: str) -> dict[str, str]:

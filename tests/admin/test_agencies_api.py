@@ -6,8 +6,7 @@ import httpx
 
 from registry import tokens
 from registry.database import Connection
-from tests.disputes.support import auth, staff_token
-from tests.factories import bearer, credit_code
+from tests.factories import auth, bearer, credit_code, staff_token
 
 
 async def test_agency_and_key_lifecycle(api: httpx.AsyncClient, conn: Connection) -> None:

@@ -14,8 +14,7 @@ import httpx
 from registry import tokens
 from registry.agencies import queries as agencies
 from registry.database import Connection
-from tests.disputes.support import PASSWORD, auth, staff_token
-from tests.factories import bearer, credit_code, make_agency, one_row
+from tests.factories import PASSWORD, auth, bearer, credit_code, make_agency, one_row, staff_token
 
 
 def admin_create(database_url: str, data_dir: Path, *args: str, password: str) -> subprocess.CompletedProcess[str]:

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from registry.database import Connection
-from tests.disputes.support import auth, contact_token, file_complaint, key_of, staff_token
-from tests.factories import make_agency
+from tests.factories import auth, contact_token, file_complaint, key_of, make_agency, staff_token
 
 
 async def test_figures_per_agency(api: httpx.AsyncClient, conn: Connection) -> None:

@@ -11,9 +11,8 @@ from registry.agencies import queries as agencies
 from registry.database import Connection
 from registry.permits import revoke_contradicted_permits
 from registry.settings import Settings
-from tests.checks.conftest import add_rule, key_of
 from tests.checks.test_checks_api import fields, problem
-from tests.factories import bearer, make_agency_with_key
+from tests.factories import add_rule, bearer, key_of, make_agency_with_key
 
 CONTACT = "13800138000"
 

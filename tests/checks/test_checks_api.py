@@ -13,8 +13,7 @@ import pytest
 
 from registry.agencies import queries as agencies
 from registry.database import Connection
-from tests.checks.conftest import add_rule, key_of
-from tests.factories import bearer, credit_code, make_agency_with_key
+from tests.factories import add_rule, bearer, credit_code, key_of, make_agency_with_key
 
 CONTACT = "13800138000"
 E164 = "+8613800138000"

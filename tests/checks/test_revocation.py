@@ -11,8 +11,7 @@ from registry.database import Connection
 from registry.permits import revoke_contradicted_permits
 from registry.settings import Settings
 from registry.tokens import token_hash
-from tests.checks.conftest import add_rule, key_of, withdraw_rule
-from tests.factories import make_agency_with_key, one_row
+from tests.factories import add_rule, key_of, make_agency_with_key, one_row, withdraw_rule
 
 CONTACT = "13800138000"
 OTHER = "13900139000"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 
 from registry.database import Connection
-from tests.disputes.support import auth, contact_token, file_complaint, staff_token
-from tests.factories import bearer, make_agency_with_key
+from tests.factories import auth, bearer, contact_token, file_complaint, make_agency_with_key, staff_token
 
 PHONE = "+86 138 0013 8000"
 

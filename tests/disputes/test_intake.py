@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from registry.database import Connection
-from tests.disputes.support import PDF, PNG, auth, complaint, contact_token, file_complaint, key_of, wav_bytes
-from tests.factories import make_agency, one_row
+from tests.disputes.support import PDF, PNG, wav_bytes
+from tests.factories import auth, complaint, contact_token, file_complaint, key_of, make_agency, one_row
 
 REF = re.compile(r"^D-\d{4}-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{6}$")
 PHONE = "138 0013 8000"

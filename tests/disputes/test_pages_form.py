@@ -10,7 +10,8 @@ import pytest
 from registry.database import Connection
 from registry.disputes import attachments
 from registry.jurisdiction import CHINA
-from tests.disputes.support import PNG, contact_token, key_of
+from tests.disputes.support import PNG
+from tests.factories import contact_token, key_of
 
 PHONE = "138 0013 8000"
 

@@ -8,8 +8,17 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from registry.database import Connection
-from tests.disputes.support import PNG, auth, contact_token, file_complaint, key_of, staff_token, wav_bytes
-from tests.factories import bearer, make_agency, make_agency_with_key
+from tests.disputes.support import PNG, wav_bytes
+from tests.factories import (
+    auth,
+    bearer,
+    contact_token,
+    file_complaint,
+    key_of,
+    make_agency,
+    make_agency_with_key,
+    staff_token,
+)
 
 PHONE = "138 0013 8000"
 

@@ -17,22 +17,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from playwright.async_api import FilePayload
+from playwright.async_api import Browser, FilePayload
 
 from registry.database import Connection
 from registry.jurisdiction import CHINA
+from tests.browser import screenshot as shot
 from tests.conftest import LiveServer
-from tests.disputes.support import (
-    auth,
-    browser_as_contact,
-    browser_as_staff,
-    chromium,
-    make_staff,
-    shot,
-    sign_in_contact,
-    wav_bytes,
-)
-from tests.factories import bearer, make_agency_with_key
+from tests.disputes.support import browser_as_contact, browser_as_staff, sign_in_contact, wav_bytes
+from tests.factories import auth, bearer, make_agency_with_key, make_staff
 
 CONTACT = "+8613800138000"
 
@@ -50,7 +42,12 @@ def audit_verify(database_url: str, data_dir: Path) -> subprocess.CompletedProce
 
 
 async def test_harassed_contact_to_suspended_agency(
-    api: httpx.AsyncClient, conn: Connection, live_server: LiveServer, database_url: str, tmp_path: Path
+    api: httpx.AsyncClient,
+    conn: Connection,
+    live_server: LiveServer,
+    database_url: str,
+    tmp_path: Path,
+    browser: Browser,
 ) -> None:
     agency, key = await make_agency_with_key(conn, "Thunder Recovery Ltd")
     reviewer = await make_staff(conn, "reviewer")
@@ -81,76 +78,75 @@ async def test_harassed_contact_to_suspended_agency(
     )
     assert again.status_code == 201 and again.json()["violation"] == "no_permit"
 
-    async with chromium() as browser:
-        # 3. The contact files a complaint with a recording, on the pages, in Chinese (the default).
-        page = await browser_as_contact(browser, live_server.url, token)
-        await page.goto("/complaints/new")
-        assert await page.get_attribute("html", "lang") == "zh-CN"
-        await page.select_option("#agency_id", str(agency.id))
-        await page.check("input[value=called_after_refusal]")
-        await page.check("input[value=impersonation]")
-        await page.fill(
-            "#occurred_at", (called + timedelta(minutes=10)).astimezone(CHINA.display_zone).strftime("%Y-%m-%dT%H:%M")
-        )
-        await page.fill("#call_count", "6")
-        await page.fill("#description", "对方自称法院，说要起诉我父母。我早已登记拒绝来电。")
-        await page.set_input_files(
-            "#file", files=[FilePayload(name="通话录音.wav", mimeType="audio/wav", buffer=wav_bytes())]
-        )
-        await shot(page, "story-1-complaint-form")
-        await page.click("button[type=submit]")
-        await page.wait_for_url(re.compile(r".*/complaints/D-\d{4}-[0-9A-Z]{6}\?filed=1$"))
-        ref = page.url.split("/complaints/")[1].split("?")[0]
-        assert await page.get_attribute("#status", "data-status") == "awaiting_agency"
-        assert "通话录音.wav" in await page.inner_text("main")
-        await shot(page, "story-2-complaint-filed")
+    # 3. The contact files a complaint with a recording, on the pages, in Chinese (the default).
+    page = await browser_as_contact(browser, live_server.url, token)
+    await page.goto("/complaints/new")
+    assert await page.get_attribute("html", "lang") == "zh-CN"
+    await page.select_option("#agency_id", str(agency.id))
+    await page.check("input[value=called_after_refusal]")
+    await page.check("input[value=impersonation]")
+    await page.fill(
+        "#occurred_at", (called + timedelta(minutes=10)).astimezone(CHINA.display_zone).strftime("%Y-%m-%dT%H:%M")
+    )
+    await page.fill("#call_count", "6")
+    await page.fill("#description", "对方自称法院，说要起诉我父母。我早已登记拒绝来电。")
+    await page.set_input_files(
+        "#file", files=[FilePayload(name="通话录音.wav", mimeType="audio/wav", buffer=wav_bytes())]
+    )
+    await shot(page, "story-1-complaint-form")
+    await page.click("button[type=submit]")
+    await page.wait_for_url(re.compile(r".*/complaints/D-\d{4}-[0-9A-Z]{6}\?filed=1$"))
+    ref = page.url.split("/complaints/")[1].split("?")[0]
+    assert await page.get_attribute("#status", "data-status") == "awaiting_agency"
+    assert "通话录音.wav" in await page.inner_text("main")
+    await shot(page, "story-2-complaint-filed")
 
-        # 4. The reviewer signs in; the case shows the denied check and the unpermitted calls.
-        staff = await browser_as_staff(browser, live_server.url, reviewer)
-        assert ref in await staff.inner_text("#queue")
-        await staff.click(f"text={ref}")
-        await staff.wait_for_url(f"**/admin/disputes/{ref}")
-        checks = await staff.inner_text("#evidence-checks")
-        assert "deny" in checks and "refused" in checks and check.json()["check_id"] in checks
-        attempts = await staff.inner_text("#evidence-attempts")
-        assert "permit_denied" in attempts and "no_permit" in attempts
-        assert "refuse" in await staff.inner_text("#evidence-rules")
-        assert "refusal in force at the incident: yes" in await staff.inner_text("#evidence-summary")
-        assert "non-compliant: 2" in await staff.inner_text("#evidence-summary")
-        await shot(staff, "story-3-case-with-evidence")
+    # 4. The reviewer signs in; the case shows the denied check and the unpermitted calls.
+    staff = await browser_as_staff(browser, live_server.url, reviewer)
+    assert ref in await staff.inner_text("#queue")
+    await staff.click(f"text={ref}")
+    await staff.wait_for_url(f"**/admin/disputes/{ref}")
+    checks = await staff.inner_text("#evidence-checks")
+    assert "deny" in checks and "refused" in checks and check.json()["check_id"] in checks
+    attempts = await staff.inner_text("#evidence-attempts")
+    assert "permit_denied" in attempts and "no_permit" in attempts
+    assert "refuse" in await staff.inner_text("#evidence-rules")
+    assert "refusal in force at the incident: yes" in await staff.inner_text("#evidence-summary")
+    assert "non-compliant: 2" in await staff.inner_text("#evidence-summary")
+    await shot(staff, "story-3-case-with-evidence")
 
-        # 5. The agency answers over its API.
-        listed = await api.get("/v1/disputes", headers=bearer(key))
-        assert [d["ref"] for d in listed.json()["items"]] == [ref]
-        assert listed.json()["items"][0]["phone"] == "+86 138****8000"
-        answer = await api.post(
-            f"/v1/disputes/{ref}/responses",
-            headers=bearer(key),
-            json={"text": "Our collector misread the check result."},
-        )
-        assert answer.status_code == 201 and answer.json()["status"] == "under_review"
+    # 5. The agency answers over its API.
+    listed = await api.get("/v1/disputes", headers=bearer(key))
+    assert [d["ref"] for d in listed.json()["items"]] == [ref]
+    assert listed.json()["items"][0]["phone"] == "+86 138****8000"
+    answer = await api.post(
+        f"/v1/disputes/{ref}/responses",
+        headers=bearer(key),
+        json={"text": "Our collector misread the check result."},
+    )
+    assert answer.status_code == 201 and answer.json()["status"] == "under_review"
 
-        # 6. The reviewer upholds it with suspension.
-        await staff.reload()
-        assert "Our collector misread the check result." in await staff.inner_text("#timeline")
-        await staff.check("input[name=outcome][value=upheld]")
-        await staff.select_option("#sanction", "suspend")
-        await staff.fill("#note", "Called twice after a denied check; claimed to be a court.")
-        await staff.click("#decision button[type=submit]")
-        await staff.wait_for_url(f"**/admin/disputes/{ref}?notice=decided")
-        assert await staff.inner_text("#status") == "upheld"
-        assert await staff.inner_text("#agency-status") == "suspended"
-        await shot(staff, "story-4-upheld-and-suspended")
+    # 6. The reviewer upholds it with suspension.
+    await staff.reload()
+    assert "Our collector misread the check result." in await staff.inner_text("#timeline")
+    await staff.check("input[name=outcome][value=upheld]")
+    await staff.select_option("#sanction", "suspend")
+    await staff.fill("#note", "Called twice after a denied check; claimed to be a court.")
+    await staff.click("#decision button[type=submit]")
+    await staff.wait_for_url(f"**/admin/disputes/{ref}?notice=decided")
+    assert await staff.inner_text("#status") == "upheld"
+    assert await staff.inner_text("#agency-status") == "suspended"
+    await shot(staff, "story-4-upheld-and-suspended")
 
-        # 7. The contact sees the outcome, in Chinese and in English.
-        await page.goto(f"/complaints/{ref}")
-        assert await page.get_attribute("#status", "data-status") == "upheld"
-        assert "Called twice after a denied check" in await page.inner_text("main")
-        await shot(page, "story-5-contact-sees-upheld-zh")
-        await page.goto(f"/lang/en?next=/complaints/{ref}")
-        await page.wait_for_url(f"**/complaints/{ref}")
-        assert await page.get_attribute("html", "lang") == "en"
-        await shot(page, "story-6-contact-sees-upheld-en")
+    # 7. The contact sees the outcome, in Chinese and in English.
+    await page.goto(f"/complaints/{ref}")
+    assert await page.get_attribute("#status", "data-status") == "upheld"
+    assert "Called twice after a denied check" in await page.inner_text("main")
+    await shot(page, "story-5-contact-sees-upheld-zh")
+    await page.goto(f"/lang/en?next=/complaints/{ref}")
+    await page.wait_for_url(f"**/complaints/{ref}")
+    assert await page.get_attribute("html", "lang") == "en"
+    await shot(page, "story-6-contact-sees-upheld-en")
 
     # 8. The agency's next check is refused at once.
     blocked = await api.post("/v1/checks", json={"phone": "13900139000"}, headers=bearer(key))

@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 
 from registry.database import Connection
+from tests.browser import PHONE_SCREEN, screenshot
 from tests.conftest import LiveServer
 from tests.contacts.conftest import latest_code
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PHONE_SCREEN: ViewportSize = {"width": 360, "height": 740}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        await launched.close()
 
 
 async def phone_context(browser: Browser, base_url: str, locale: str = "zh-CN") -> BrowserContext:
@@ -50,8 +30,7 @@ async def page(browser: Browser, live_server: LiveServer) -> AsyncIterator[Page]
 
 async def shot(page: Page, name: str) -> None:
     """Keep a full-page screenshot, and check the page fits a 360-px screen without sideways scrolling."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    await screenshot(page, name)
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE_SCREEN["width"], f"{name}: {width}px wide"
 
