@@ -15,7 +15,7 @@ from registry import audit, phones
 from registry.contacts.codes import LOCK, lock_id
 from registry.contacts.schemas import ReceiptAction, Recorded, Rule, RuleRequest, StoredReceipt
 from registry.database import Connection
-from registry.errors import Conflict, InvalidInput, NotFound
+from registry.errors import InvalidInput, NotFound
 from registry.permits import revoke_contradicted_permits
 from registry.rows import fetch_all
 from registry.sessions.contact import ContactSession, still_live
@@ -146,10 +146,26 @@ async def withdraw_rule(conn: Connection, settings: Settings, contact: ContactSe
             # Another person's rule is as unknown as a rule that never existed.
             if await conn.fetchrow(OWNS_RULE, rule_id, contact.phone_key) is None:
                 raise NotFound("no such rule", code="unknown_rule")
-            raise Conflict("this rule was already withdrawn", code="rule_withdrawn")
+            # Already withdrawn: a retry whose first answer was lost. Same state, same receipt.
+            return await _earlier_withdrawal(conn, contact, rule_id)
         await revoke_contradicted_permits(conn, contact.phone_key, "consent_withdrawn", settings)
         await audit.record(conn, contact.actor, "rule.withdraw", f"rule:{rule_id}", {})
         return await _receipt(conn, contact, "rule_withdrawn", rule_id)
+
+
+WITHDRAWAL_RECEIPT = """
+    SELECT id FROM contact_receipts
+    WHERE rule_id = $1 AND phone_key = $2 AND action = 'rule_withdrawn'
+    ORDER BY issued_at LIMIT 1
+"""
+
+
+async def _earlier_withdrawal(conn: Connection, contact: ContactSession, rule_id: UUID) -> Recorded:
+    rule = next(r for r in await rules_of(conn, contact.phone_key) if r.id == rule_id)
+    receipt_id = await conn.fetchval(WITHDRAWAL_RECEIPT, rule_id, contact.phone_key)
+    if receipt_id is None:  # withdrawn by something that issued no receipt of its own
+        return await _receipt(conn, contact, "rule_withdrawn", rule_id)
+    return Recorded(rule=rule, receipt=await get_receipt(conn, contact, receipt_id))
 
 
 RECEIPT = """
