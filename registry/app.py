@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio.to_thread
 import asyncpg
-from litestar import Litestar, Response, get
+from litestar import Litestar, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -22,7 +22,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
-from litestar.types import ASGIApp, ControllerRouterHandler, Receive, Scope, Send
+from litestar.types import ASGIApp, ControllerRouterHandler, Message, Receive, Scope, Send
 
 from registry import database, maintenance
 from registry.admin.routes import ROUTES as admin
@@ -137,17 +137,32 @@ async def readyz(state: State) -> dict[str, str]:
     return {"status": "ready"}
 
 
-async def security_headers(response: Response[Any]) -> Response[Any]:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
-    )
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        b"script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    ),
+    (b"cache-control", b"no-store"),
+)
+
+
+async def security_headers(message: Message, scope: Scope) -> None:
+    """Adds the security headers to every response as it starts (Litestar's before_send hook).
+
+    Not route middleware and not an after_request hook: those never see the answers built
+    outside a route (the router's 404 and 405) or by exception handlers. A header the
+    response set itself (a download's own CSP, say) is left as it is.
+    """
+    if message["type"] != "http.response.start":
+        return
+    headers = list(message.get("headers", []))
+    present = {bytes(name).lower() for name, _ in headers}
+    headers.extend((name, value) for name, value in SECURITY_HEADERS if name not in present)
+    message["headers"] = headers
 
 
 class Metrics(PrometheusController):
@@ -174,6 +189,7 @@ def create_app(settings: Settings) -> Litestar:
         plugins=[problem_details_plugin()],
         exception_handlers={Exception: unexpected},
         middleware=[release_connection, prometheus.middleware],
+        before_send=[security_headers],
         csrf_config=CSRFConfig(
             secret=settings.session_key.hex(),
             cookie_secure=settings.secure_cookies,
@@ -190,7 +206,6 @@ def create_app(settings: Settings) -> Litestar:
             log_exceptions="debug",  # 4xx are answers, not faults; real faults are logged by `unexpected`
             disable_stack_trace={404, 401, 403, 409, 422, 429},
         ),
-        after_request=security_headers,
         request_max_body_size=DEFAULT_MAX_BODY,
         debug=False,
     )

@@ -21,10 +21,21 @@ async def test_unknown_path_is_problem_json(api: httpx.AsyncClient) -> None:
 
 
 async def test_security_headers(api: httpx.AsyncClient) -> None:
-    response = await api.get("/healthz")
-    assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.headers["x-frame-options"] == "DENY"
-    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    """On every response, also those built by exception handlers (they skipped an after_request hook)."""
+    answers = [
+        await api.get("/healthz"),
+        await api.get("/v1/nothing-here"),  # 404 from the router
+        await api.get("/v1/changes"),  # 401 from the agency guard
+        await api.get("/me"),  # a redirect to sign-in, from an exception handler
+        await api.post("/v1/checks", content=b"{", headers={"Authorization": "Bearer rk_x"}),  # 401/400
+    ]
+    assert [a.status_code for a in answers][:4] == [200, 404, 401, 303]
+    for answer in answers:
+        assert answer.headers["x-content-type-options"] == "nosniff", answer.status_code
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert answer.headers["cache-control"] == "no-store"
 
 
 async def test_openapi_schema_is_served(api: httpx.AsyncClient) -> None:

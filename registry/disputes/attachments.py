@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from urllib.parse import quote
 from uuid import UUID
 
 import msgspec
@@ -140,16 +141,27 @@ async def content(conn: Connection, ref: str, attachment_id: UUID) -> StoredFile
 
 
 def download(stored: StoredFile) -> Response[bytes]:
-    """Always a download, with the type found by content; the uploaded name is only a hint."""
-    quoted = stored.filename.encode("ascii", "replace").decode().replace('"', "'")
+    """Always a download, named by what the bytes are: the stored type picks the extension (a GIF
+    uploaded as `x.html` downloads as `x.gif`), and a Chinese name survives (RFC 6266 `filename*`)."""
+    name = download_name(stored.filename, stored.content_type)
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
     return Response(
         stored.content,
         media_type=stored.content_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{quoted}"',
+            "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}",
             "Content-Security-Policy": "default-src 'none'; sandbox",
         },
     )
+
+
+EXTENSION_BY_TYPE = {content_type: extension for extension, content_type in reversed(TYPES_BY_EXTENSION.items())}
+
+
+def download_name(filename: str, content_type: str) -> str:
+    """The uploaded name's stem with the extension of the type the content was found to be."""
+    stem = filename.rsplit(".", 1)[0] if "." in filename.strip(".") else filename
+    return (stem or "attachment") + EXTENSION_BY_TYPE.get(content_type, ".bin")
 
 
 async def read_upload(upload: UploadFile) -> bytes:

@@ -108,6 +108,7 @@ async def test_case_arrives_with_the_agencys_own_logs(api: httpx.AsyncClient, co
     assert download.status_code == 200 and download.content == wav_bytes()
     assert download.headers["content-type"] == "audio/wav"
     assert download.headers["content-disposition"].startswith("attachment;")
+    assert "filename*=UTF-8''" in download.headers["content-disposition"]
     # Contacts and agencies cannot fetch the case or the file through the admin API.
     assert (await api.get(f"/v1/admin/disputes/{ref}", headers=auth(contact))).status_code == 401
 
