@@ -10,8 +10,9 @@ from registry.database import Connection
 from registry.disputes import evidence
 from registry.disputes.records import DISPUTE, PENDING_SQL, add_event, as_view, attachments, dispute_by_ref, events
 from registry.disputes.schemas import PENDING, AdminDispute, DecisionRequest, DisputeRow, QueueItem, Status
-from registry.errors import Conflict, InvalidInput
+from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.rows import fetch_all
+from registry.sessions.staff import Staff
 
 QUEUE = (
     DISPUTE
@@ -46,8 +47,12 @@ DECIDE = """
 """
 
 
-async def decide(conn: Connection, ref: str, decision: DecisionRequest, admin_id: UUID, actor: str) -> None:
-    """Record the outcome; a suspension takes effect in the same transaction, so the next check is 403."""
+async def decide(conn: Connection, ref: str, decision: DecisionRequest, staff: Staff) -> None:
+    """Record the outcome; a suspension takes effect in the same transaction, so the next check is 403.
+
+    Suspending is the admin role's, as it is when done directly: a reviewer may uphold and warn.
+    """
+    admin_id, actor = staff.admin_id, staff.actor
     note = decision.note.strip()
     if not note:
         raise InvalidInput("note", "say why")
@@ -62,6 +67,10 @@ async def decide(conn: Connection, ref: str, decision: DecisionRequest, admin_id
                 "sanction",
                 "the caller is not a registered agency, so there is no one to sanction",
                 code="sanction_needs_agency",
+            )
+        if decision.sanction == "suspend" and staff.role != "admin":
+            raise Forbidden(
+                "suspending an agency needs the admin role; a reviewer may uphold and warn", code="admin_only"
             )
         await conn.execute(DECIDE, d.id, decision.outcome, decision.sanction, note, admin_id)
         await add_event(conn, d.id, "reviewer", decision.outcome, note, actor_id=admin_id)

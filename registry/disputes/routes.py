@@ -164,7 +164,7 @@ class AdminDisputes(Controller):
         data: JSONBody[DecisionRequest],
     ) -> AdminDispute:
         """Uphold or dismiss, with a note; an upheld case may warn or suspend the agency."""
-        await review.decide(conn, ref, data, staff.admin_id, staff.actor)
+        await review.decide(conn, ref, data, staff)
         return await review.admin_view(conn, ref)
 
     @get("/{ref:str}/attachments/{attachment_id:uuid}")

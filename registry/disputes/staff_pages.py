@@ -97,7 +97,7 @@ class ReviewPages(Controller):
             )
         except msgspec.ValidationError as exc:
             raise InvalidInput("decision", str(exc)) from None
-        await review.decide(conn, ref, decision, staff.admin_id, staff.actor)
+        await review.decide(conn, ref, decision, staff)
         return Redirect(path=f"/admin/disputes/{normalize_ref(ref)}?notice=decided", status_code=303)
 
     @get("/disputes/{ref:str}/attachments/{attachment_id:uuid}")

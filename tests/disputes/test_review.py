@@ -182,15 +182,16 @@ async def test_upheld_with_suspension_stops_the_agency_at_once(api: httpx.AsyncC
         f"/v1/admin/disputes/{ref}/decision", headers=auth(reviewer), json={"outcome": "upheld", "sanction": "suspend"}
     )
     assert no_note.status_code == 400
-    decided = await api.post(
-        f"/v1/admin/disputes/{ref}/decision",
-        headers=auth(reviewer),
-        json={"outcome": "upheld", "note": "Called after a denied check.", "sanction": "suspend"},
-    )
+    # Suspending is the admin role's, through a decision as directly: a reviewer is refused.
+    upheld = {"outcome": "upheld", "note": "Called after a denied check.", "sanction": "suspend"}
+    refused_reviewer = await api.post(f"/v1/admin/disputes/{ref}/decision", headers=auth(reviewer), json=upheld)
+    assert refused_reviewer.status_code == 403 and refused_reviewer.json()["code"] == "admin_only"
+    admin = await staff_token(api, conn, "admin")
+    decided = await api.post(f"/v1/admin/disputes/{ref}/decision", headers=auth(admin), json=upheld)
     assert decided.status_code == 200, decided.text
     case = decided.json()
     assert case["status"] == "upheld" and case["sanction"] == "suspend" and case["agency_status"] == "suspended"
-    assert case["decided_by"].startswith("reviewer")
+    assert case["decided_by"].startswith("admin")
     assert [e["kind"] for e in case["timeline"]][-2:] == ["upheld", "agency_suspended"]
 
     refused = await api.get("/v1/disputes", headers=bearer(key))

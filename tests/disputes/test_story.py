@@ -50,7 +50,8 @@ async def test_harassed_contact_to_suspended_agency(
     browser: Browser,
 ) -> None:
     agency, key = await make_agency_with_key(conn, "Thunder Recovery Ltd")
-    reviewer = await make_staff(conn, "reviewer")
+    # An admin: suspending is the admin role's (a reviewer may uphold and warn).
+    reviewer = await make_staff(conn, "admin")
 
     # 1. The contact refuses every call about anyone's debt.
     token = await sign_in_contact(api, conn, CONTACT)
