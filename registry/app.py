@@ -24,7 +24,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ASGIApp, ControllerRouterHandler, Message, Receive, Scope, Send
 
-from registry import database, maintenance
+from registry import database, maintenance, ratelimit
 from registry.admin.routes import ROUTES as admin
 from registry.agencies.routes import ROUTES as public_agencies
 from registry.checks.routes import ROUTES as checks
@@ -65,6 +65,8 @@ def lifespan(settings: Settings) -> Any:
         pool = await database.create_pool(database.runtime_url(settings, owner_url), settings)
         app.state.pool = pool
         app.state.settings = settings
+        # Request limits counted where every process sees them (PostgreSQL, or Redis if configured).
+        app.state.limiter = ratelimit.limiter_for(pool, settings.redis_url)
         upkeep = asyncio.create_task(maintenance.keep_partitions_ahead(pool))
         try:
             yield

@@ -9,6 +9,7 @@ import asyncpg
 from registry.database import Pool
 from registry.errors import database_lost
 
+PRUNE_LIMITS = "DELETE FROM rate_limits WHERE expires_at < now() - interval '1 hour'"
 # Partitions are made two months ahead; checking hourly keeps that true through any month's end.
 PARTITION_INTERVAL = 3600.0
 MONTHS_AHEAD = 2
@@ -27,6 +28,8 @@ async def keep_partitions_ahead(
         try:
             async with pool.acquire() as conn:
                 await conn.execute("SELECT ensure_check_partitions($1)", months_ahead)
+                # Finished request-limit windows (registry/ratelimit.py) are only clutter.
+                await conn.execute(PRUNE_LIMITS)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             database_lost(type(exc).__name__)
         await asyncio.sleep(interval)

@@ -56,6 +56,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Deadlines, in seconds: waiting for a pooled connection, and any one statement.
     db_acquire_timeout: float = 2.0
     db_statement_timeout: float = 8.0
+    # Where request limits are counted when not in PostgreSQL (redis://host:6379/0).
+    redis_url: str | None = None
     data_dir: Path = Path(".registry")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -132,6 +134,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             app_database_url=env.get("REGISTRY_APP_DATABASE_URL") or None,
             db_acquire_timeout=_seconds(env, "REGISTRY_DB_ACQUIRE_TIMEOUT", 2.0),
             db_statement_timeout=_seconds(env, "REGISTRY_DB_STATEMENT_TIMEOUT", 8.0),
+            redis_url=env.get("REGISTRY_REDIS_URL") or None,
             data_dir=data_dir,
             host=env.get("REGISTRY_HOST", "127.0.0.1"),
             port=_int(env, "REGISTRY_PORT", 8000, minimum=1, maximum=65535),

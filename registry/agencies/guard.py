@@ -13,10 +13,10 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import BaseRouteHandler
 
-from registry.agencies.limiter import KeyLimiter
 from registry.agencies.queries import KEY_PREFIX, MISSING_KEY, Caller, authenticate
 from registry.database import Connection
 from registry.errors import Unauthorized
+from registry.ratelimit import Limiter
 from registry.settings import Settings
 from registry.tokens import bearer, token_hash
 
@@ -24,21 +24,20 @@ from registry.tokens import bearer, token_hash
 async def agency_key_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """401 without an agency API key; 429 once the key has spent its requests for the minute.
 
-    Async although it does no I/O: Litestar runs a sync guard in a worker thread, and
-    that hop cost more than the rest of the guard on every check. The key itself is
-    looked up later (by `provide_caller`, or inside the check statement), so a request
-    that is over its limit never touches the database.
+    The key itself is looked up later (by `provide_caller`, or inside the check
+    statement); the limit is counted first, in the store every worker and host shares.
     """
     key = bearer(connection.headers.get("authorization"))
     if not key or not key.startswith(KEY_PREFIX):
         raise Unauthorized(MISSING_KEY)
-    app_state = connection.app.state
-    limiter = app_state.get("agency_key_limiter")
-    if limiter is None:
-        limiter = app_state["agency_key_limiter"] = KeyLimiter()
-    settings: Settings = app_state.settings
-    limiter.hit(token_hash(key), settings.api_rate_limit_per_minute)
+    settings: Settings = connection.app.state.settings
+    limiter: Limiter = connection.app.state.limiter
+    # Counted by the key's hash in the store all processes share (PostgreSQL or Redis).
+    await limiter.hit("agency-key", token_hash(key).hex(), settings.api_rate_limit_per_minute, RATE_MESSAGE)
     connection.state.api_key = key
+
+
+RATE_MESSAGE = "this API key is limited to {limit} requests a minute; retry after {retry_after} s"
 
 
 def provide_api_key(request: Request[Any, Any, Any]) -> str:
