@@ -66,7 +66,7 @@ def lifespan(settings: Settings) -> Any:
         app.state.pool = pool
         app.state.settings = settings
         # Request limits counted where every process sees them (PostgreSQL, or Redis if configured).
-        app.state.limiter = ratelimit.limiter_for(pool, settings.redis_url)
+        app.state.limiter = ratelimit.limiter_for(pool, settings.redis_url, settings.db_acquire_timeout)
         upkeep = asyncio.create_task(maintenance.keep_partitions_ahead(pool))
         try:
             yield

@@ -37,40 +37,42 @@ class PostgresStorage(Storage):
 
     STORAGE_SCHEME = ["registry+postgresql"]  # noqa: RUF012 (the base class declares it a list)
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, acquire_timeout: float = 2.0) -> None:
         super().__init__(uri=None)
         self.pool = pool
+        # A frozen database must not hang the guard: the same deadline as every request's connection.
+        self.acquire_timeout = acquire_timeout
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
         return (asyncpg.PostgresError, OSError)
 
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
             count: int = await conn.fetchval(INCR, key, float(expiry), amount)
         return count
 
     async def get(self, key: str) -> int:
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
             count = await conn.fetchval(GET, key)
         return int(count or 0)
 
     async def get_expiry(self, key: str) -> float:
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
             at: datetime | None = await conn.fetchval(EXPIRY, key)
         return (at or datetime.now(UTC)).timestamp()
 
     async def check(self) -> bool:
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
             return bool(await conn.fetchval("SELECT true"))
 
     async def reset(self) -> int | None:
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
             await conn.execute("DELETE FROM rate_limits")
         return None
 
     async def clear(self, key: str) -> None:
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
             await conn.execute("DELETE FROM rate_limits WHERE key = $1", key)
 
 
@@ -90,8 +92,8 @@ class Limiter:
         raise TooManyRequests(message.format(limit=per_minute, retry_after=retry_after), retry_after)
 
 
-def limiter_for(pool: Pool, redis_url: str | None) -> Limiter:
+def limiter_for(pool: Pool, redis_url: str | None, acquire_timeout: float = 2.0) -> Limiter:
     """Redis when REGISTRY_REDIS_URL is set (its counters are the `limits` library's own), else PostgreSQL."""
     if redis_url:
         return Limiter(RedisStorage(redis_url.replace("redis://", "async+redis://", 1)))
-    return Limiter(PostgresStorage(pool))
+    return Limiter(PostgresStorage(pool, acquire_timeout))
