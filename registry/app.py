@@ -12,10 +12,11 @@ from typing import Any
 
 import anyio.to_thread
 import asyncpg
-from litestar import Litestar, get
+from litestar import Litestar, Request, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.enums import RequestEncodingType
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -84,13 +85,17 @@ def lifespan(settings: Settings) -> Any:
 HELD_CONNECTION = "registry_connection"
 
 
-async def provide_connection(state: State, scope: Scope) -> Connection:
+async def provide_connection(state: State, scope: Scope, request: Request[Any, Any, Any]) -> Connection:
     """One pooled connection per request, given back by `release_connection` when the request ends.
 
     Not a generator dependency on purpose: when a later dependency raises (an auth
     dependency's 401), Litestar never runs the generator's cleanup, and each such
     request would leak a pooled connection until the pool is exhausted.
     """
+    # The whole body first (a form parsed, too; both are cached for the handler): a client
+    # trickling an upload in must not hold a pooled connection while it does. The server's
+    # body deadline (registry/server.py) bounds how long that wait can be.
+    await read_body(request)
     settings: Settings = state.settings
     try:
         conn: Connection = await state.pool.acquire(timeout=settings.db_acquire_timeout)
@@ -101,6 +106,14 @@ async def provide_connection(state: State, scope: Scope) -> Connection:
     database_answered()
     scope.setdefault("state", {})[HELD_CONNECTION] = conn
     return conn
+
+
+async def read_body(request: Request[Any, Any, Any]) -> None:
+    media_type, _ = request.content_type
+    if media_type in (RequestEncodingType.MULTI_PART, RequestEncodingType.URL_ENCODED):
+        await request.form()
+    else:
+        await request.body()
 
 
 def release_connection(app: ASGIApp) -> ASGIApp:

@@ -18,6 +18,7 @@ from pathlib import Path
 import asyncpg
 import msgspec
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from registry import audit, database
 from registry import retention as job
@@ -27,6 +28,7 @@ from registry.commands import Command, Output
 from registry.contacts import cli as contacts_cli
 from registry.database import Connection
 from registry.errors import DomainError
+from registry.server import server_config
 from registry.settings import Settings, SettingsError
 
 
@@ -141,12 +143,16 @@ async def _run(command: Command, settings: Settings, args: argparse.Namespace) -
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
-    if args.workers > 1:
-        # Workers import the app by name, so they rebuild settings from the same environment.
-        uvicorn.run("registry.main:app", host=host, port=port, workers=args.workers, proxy_headers=True)
+    # Workers import the app by name, so they rebuild settings from the same environment.
+    app = "registry.main:app" if args.workers > 1 else create_app(settings)
+    config = server_config(app, settings, host=host, port=port, workers=args.workers)
+    server = uvicorn.Server(config)
+    # What uvicorn.run does, with our config (its read deadlines and trusted proxies).
+    if config.workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:
-        uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True)
-    return 0
+        server.run()
+    return 0 if server.started or config.workers > 1 else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

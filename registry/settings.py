@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -58,6 +59,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_statement_timeout: float = 8.0
     # Where request limits are counted when not in PostgreSQL (redis://host:6379/0).
     redis_url: str | None = None
+    # Deadlines for slow clients, in seconds: a request's headers must arrive within header_timeout
+    # (counted from its first byte, or from the connection opening), its body within body_timeout of them.
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or CIDRs);
+    # empty: the peer of the socket is the client.
+    trusted_proxies: tuple[str, ...] = ()
     data_dir: Path = Path(".registry")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -135,6 +143,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             db_acquire_timeout=_seconds(env, "REGISTRY_DB_ACQUIRE_TIMEOUT", 2.0),
             db_statement_timeout=_seconds(env, "REGISTRY_DB_STATEMENT_TIMEOUT", 8.0),
             redis_url=env.get("REGISTRY_REDIS_URL") or None,
+            header_timeout=_seconds(env, "REGISTRY_HEADER_TIMEOUT", 10.0),
+            body_timeout=_seconds(env, "REGISTRY_BODY_TIMEOUT", 60.0),
+            trusted_proxies=_networks(env, "REGISTRY_TRUSTED_PROXIES"),
             data_dir=data_dir,
             host=env.get("REGISTRY_HOST", "127.0.0.1"),
             port=_int(env, "REGISTRY_PORT", 8000, minimum=1, maximum=65535),
@@ -192,6 +203,21 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0.1 <= value <= 300:
         raise SettingsError(f"{name} must be between 0.1 and 300 seconds, not {value}")
     return value
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDRs (`10.0.0.5, 10.1.0.0/16`), each checked, so a typo is not trust."""
+    found: list[str] = []
+    for item in (part.strip() for part in env.get(name, "").split(",")):
+        if not item:
+            continue
+        try:
+            found.append(
+                str(ipaddress.ip_network(item, strict=False)) if "/" in item else str(ipaddress.ip_address(item))
+            )
+        except ValueError:
+            raise SettingsError(f"{name}: {item!r} is not an IP address or CIDR network") from None
+    return tuple(found)
 
 
 def _secret(env: Mapping[str, str], name: str) -> bytes:

@@ -23,6 +23,7 @@ import uvicorn
 from registry import database
 from registry.app import create_app
 from registry.database import Connection
+from registry.server import server_config
 from registry.settings import Settings
 
 # The one browser fixture of the suite.
@@ -99,6 +100,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         session_key=TEST_SESSION_KEY,
         pool_min_size=1,
         pool_max_size=4,
+        # Tests pose as many clients by sending X-Forwarded-For from loopback; trusted here, on purpose.
+        trusted_proxies=("127.0.0.1",),
     )
 
 
@@ -122,7 +125,8 @@ class LiveServer:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on")
+        # The config `registry serve` uses: its read deadlines and the proxies it trusts.
+        config = server_config(app, settings, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.task: asyncio.Task[None] | None = None
 
