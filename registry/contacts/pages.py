@@ -17,6 +17,7 @@ from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
 from registry.agencies.queries import public_agencies
+from registry.clients import client_address
 from registry.contacts import codes, me, rules
 from registry.contacts.schemas import RuleRequest
 from registry.contacts.words import describe_rule, worded
@@ -36,11 +37,6 @@ from registry.sessions.contact import (
 )
 from registry.settings import Settings
 from registry.sms import sender_for
-
-
-def client_address(request: Request[Any, Any, Any]) -> str | None:
-    return request.client.host if request.client else None
-
 
 Form = URLEncodedBody[dict[str, str]]
 

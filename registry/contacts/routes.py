@@ -10,6 +10,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 from litestar.types import ControllerRouterHandler
 
+from registry.clients import client_address
 from registry.contacts import codes, me, rules
 from registry.contacts.pages import ROUTES as pages
 from registry.contacts.schemas import CodeRequest, CodeSent, Me, RuleChange, RuleRequest, SessionRequest
@@ -25,10 +26,6 @@ def texts_for(request: Request[Any, Any, Any]) -> Texts:
     """Receipts are worded in the caller's Accept-Language (Chinese by default)."""
     settings: Settings = request.app.state.settings
     return Texts(negotiate(request.headers.get("accept-language")), settings.jurisdiction.display_zone)
-
-
-def client_address(request: Request[Any, Any, Any]) -> str | None:
-    return request.client.host if request.client else None
 
 
 class ContactController(Controller):
