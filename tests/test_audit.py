@@ -35,10 +35,10 @@ async def history(api: httpx.AsyncClient, conn: Connection) -> None:
     agency, _ = await make_agency_with_key(conn)
     contact = await contact_token(conn, "13800138000")
     ref = await file_complaint(api, contact, agency.id)
-    reviewer = await staff_token(api, conn)
+    admin = await staff_token(api, conn, "admin")  # suspending is the admin role's
     decided = await api.post(
         f"/v1/admin/disputes/{ref}/decision",
-        headers=auth(reviewer),
+        headers=auth(admin),
         json={"outcome": "upheld", "note": "ok", "sanction": "suspend"},
     )
     assert decided.status_code == 200
