@@ -81,6 +81,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     limits: Limits = Limits()
     contact: ContactLimits = ContactLimits()
     api_rate_limit_per_minute: int = 6000
+    # Staff sign-in tries per minute, per client address and in all (each try costs an argon2 hash).
+    staff_sign_ins_per_address_minute: int = 10
+    staff_sign_ins_per_minute: int = 60
     sms_webhook_url: str | None = None
     sms_webhook_secret: str | None = None
     secure_cookies: bool = False
@@ -158,6 +161,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             limits=limits,
             contact=contact,
             api_rate_limit_per_minute=_int(env, "REGISTRY_API_RATE_LIMIT_PER_MINUTE", 6000, minimum=1),
+            staff_sign_ins_per_address_minute=_int(env, "REGISTRY_STAFF_SIGN_INS_PER_ADDRESS_MINUTE", 10, minimum=1),
+            staff_sign_ins_per_minute=_int(env, "REGISTRY_STAFF_SIGN_INS_PER_MINUTE", 60, minimum=1),
             sms_webhook_url=webhook,
             sms_webhook_secret=env.get("REGISTRY_SMS_WEBHOOK_SECRET") or None,
             secure_cookies=mode == "production",

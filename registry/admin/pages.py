@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -15,6 +17,7 @@ from litestar.types import ControllerRouterHandler
 
 from registry.admin import stats
 from registry.agencies import queries as agencies
+from registry.clients import client_address
 from registry.database import Connection
 from registry.errors import InvalidInput, TooManyRequests, Unauthorized
 from registry.pages.i18n import Texts
@@ -38,23 +41,29 @@ class AdminSignIn(Controller):
     async def sign_in(
         self,
         request: Request[Any, Any, Any],
-        conn: NamedDependency[Connection],
+        state: State,
         settings: NamedDependency[Settings],
         texts: NamedDependency[Texts],
     ) -> Response[Any]:
+        # No `conn`: the password hash is checked holding no pooled connection (see accounts.login).
         form = await request.form()
         username = str(form.get("username") or "")
+        password = str(form.get("password") or "")
         try:
-            session = await accounts.login(conn, username, str(form.get("password") or ""))
-        except TooManyRequests:
-            return view(
-                texts,
-                "login",
-                None,
-                status=429,
-                error=texts.gettext("Too many wrong passwords: this account is locked for 15 minutes."),
-                username=username,
+            session = await accounts.login(
+                state.pool, state.limiter, settings, username, password, client_address(request)
             )
+        except TooManyRequests as exc:
+            if exc.code == "sign_in_locked":
+                error = texts.gettext("Too many wrong passwords: this account is locked for 15 minutes.")
+            else:
+                error = texts.gettext(
+                    "Too many tries. Please wait %(minutes)s minutes, then try again.",
+                    minutes=math.ceil(exc.retry_after / 60),
+                )
+            refused = view(texts, "login", None, status=429, error=error, username=username)
+            refused.headers["Retry-After"] = str(exc.retry_after)
+            return refused
         except Unauthorized:
             return view(
                 texts,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
@@ -17,6 +18,7 @@ from registry.admin.pages import ROUTES as pages
 from registry.admin.schemas import AgencyRequest, SessionRequest, StatusChange
 from registry.agencies import queries as agencies
 from registry.agencies.queries import Agency, ApiKey, IssuedKey
+from registry.clients import client_address
 from registry.database import Connection
 from registry.sessions import staff as accounts
 from registry.sessions.staff import API_ADMIN, API_STAFF, Staff, StaffSession
@@ -33,9 +35,18 @@ class AdminSessions(Controller):
     tags = ["admin"]  # noqa: RUF012
 
     @post("/")
-    async def sign_in(self, conn: NamedDependency[Connection], data: JSONBody[SessionRequest]) -> StaffSession:
+    async def sign_in(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        settings: NamedDependency[Settings],
+        data: JSONBody[SessionRequest],
+    ) -> StaffSession:
         """Username and password -> a session token (12 hours); every sign-in is audited."""
-        return await accounts.login(conn, data.username, data.password)
+        # No `conn` here: the password hash is checked holding no pooled connection (login takes short ones).
+        return await accounts.login(
+            state.pool, state.limiter, settings, data.username, data.password, client_address(request)
+        )
 
     @delete("/", dependencies=API_STAFF)
     async def sign_out(self, conn: NamedDependency[Connection], staff: NamedDependency[Staff]) -> None:

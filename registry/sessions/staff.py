@@ -7,21 +7,28 @@ as dependencies; no handler checks a role by hand.
 
 from __future__ import annotations
 
+import hashlib
+import math
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import anyio.to_thread
 import argon2
 import asyncpg
 import msgspec
+from limits import RateLimitItemPerMinute
 from litestar import Request
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
 
 from registry import audit
-from registry.database import Connection
+from registry.database import Connection, Pool
 from registry.errors import Conflict, Forbidden, InvalidInput, TooManyRequests, Unauthorized
+from registry.ratelimit import Limiter
 from registry.rows import as_struct, fetch_maybe
 from registry.settings import Settings
 from registry.tokens import bearer, new_token, token_hash
@@ -76,7 +83,7 @@ async def create_admin(conn: Connection, username: str, role: str, password: str
         raise InvalidInput("role", "admin or reviewer")
     if len(password) < MIN_PASSWORD:
         raise InvalidInput("password", f"at least {MIN_PASSWORD} characters")
-    hashed = await anyio.to_thread.run_sync(_hasher.hash, password)
+    hashed = await anyio.to_thread.run_sync(_hasher.hash, password, limiter=HASHING)
     async with conn.transaction():
         try:
             row = await conn.fetchrow(INSERT_ADMIN, username, hashed, role)
@@ -88,54 +95,73 @@ async def create_admin(conn: Connection, username: str, role: str, password: str
     return account
 
 
-# FOR UPDATE: tries at one account are taken one at a time, so a burst of concurrent guesses
-# cannot all read "not locked" before the fifth wrong one locks it.
-FIND_ADMIN = """
-    SELECT id, password_hash, role, disabled_at, ceil(extract(epoch FROM locked_until - now()))::int AS locked_for
-    FROM admins WHERE username = $1
-    FOR UPDATE
-"""
-# The fifth wrong password in a row locks the account for LOCK_MINUTES; a right one resets the count.
-FAILED = """
-    UPDATE admins
-    SET failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
-        locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(mins => $3) ELSE locked_until END
-    WHERE id = $1
-    RETURNING locked_until IS NOT NULL AND locked_until > now() AS locked
-"""
-SUCCEEDED = "UPDATE admins SET failed_logins = 0, locked_until = NULL WHERE id = $1"
-MAX_FAILURES = 5
-LOCK_MINUTES = 15
+FIND_ADMIN = "SELECT id, password_hash, role, disabled_at FROM admins WHERE username = $1"
 INSERT_SESSION = """
     INSERT INTO admin_sessions (admin_id, token_hash, expires_at) VALUES ($1, $2, now() + make_interval(hours => $3))
     RETURNING expires_at
 """
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+# Tries per username, whether or not it names an account (so a lock reveals nothing): the fifth
+# try in a window of LOCK_MINUTES is the last until it ends; a right password starts the count over.
+# Counted before the password is checked, so a burst of concurrent guesses gets five, not fifty.
+NAME_TRIES = RateLimitItemPerMinute(MAX_FAILURES, LOCK_MINUTES)
+# argon2 verifications at once in this process: sized for the 2 cores a worker shares. Each takes
+# 64 MiB and a core for a tenth of a second; more at once only queue in threads and memory. A
+# sign-in waiting here holds no pooled connection.
+HASHING = anyio.CapacityLimiter(2)
+# The limiter's names for what is counted: tries per username, per client address, in all.
+NAME_KEY, ADDRESS_KEY, ALL_KEY = "staff-sign-in-name", "staff-sign-in-address", "staff-sign-in"
+TOO_MANY = "too many sign-in attempts; try again in {retry_after} seconds"
+LOCKED = "too many wrong passwords; this account is locked for a while"
 
 
-async def login(conn: Connection, username: str, password: str) -> StaffSession:
-    """A new session for a right username and password; 401 (the same for both kinds of wrong) otherwise."""
+async def login(
+    pool: Pool, limiter: Limiter, settings: Settings, username: str, password: str, client: str | None
+) -> StaffSession:
+    """A new session for a right username and password; 401 (the same for both kinds of wrong) otherwise.
+
+    Unknown usernames cost what wrong passwords cost (a hash), count toward the same lock and
+    get the same answer. No connection is held and no transaction is open while hashing: the
+    account is read, then the password checked, then the outcome written, each step short.
+    """
     username = username.strip().lower()
-    token = new_token(SESSION_PREFIX)
-    # One transaction holding the account's row from the lock check to the count, so the
-    # check, the password and the count are one step (the 401 is raised after the commit).
-    async with conn.transaction():
+    # Cheap refusals first, in the store every worker shares, so a flood is turned away before it costs a hash.
+    await limiter.hit(ADDRESS_KEY, client or "unknown", settings.staff_sign_ins_per_address_minute, TOO_MANY)
+    await limiter.hit(ALL_KEY, "all", settings.staff_sign_ins_per_minute, TOO_MANY)
+    name = hashlib.sha256(username.encode()).hexdigest()
+    if not await limiter.strategy.hit(NAME_TRIES, NAME_KEY, name):
+        window = await limiter.strategy.get_window_stats(NAME_TRIES, NAME_KEY, name)
+        raise TooManyRequests(LOCKED, math.ceil(window.reset_time - time.time()), code="sign_in_locked")
+    async with _connection(pool, settings) as conn:
         row = await conn.fetchrow(FIND_ADMIN, username)
-        if row is not None and row["locked_for"] is not None and row["locked_for"] > 0:
-            raise TooManyRequests("too many wrong passwords; this account is locked for a while", row["locked_for"])
-        stored = row["password_hash"] if row is not None else _DUMMY_HASH
-        ok = await anyio.to_thread.run_sync(_verify, stored, password)
-        right = row is not None and ok and row["disabled_at"] is None
-        if row is not None and not right:
-            locked = await conn.fetchval(FAILED, row["id"], MAX_FAILURES, LOCK_MINUTES)
-            details = {"username": username, "locked": bool(locked)}
-            await audit.record(conn, "anonymous", "admin.login_failed", f"admin:{row['id']}", details)
-        elif row is not None:
-            await conn.execute(SUCCEEDED, row["id"])
-            expires_at = await conn.fetchval(INSERT_SESSION, row["id"], token_hash(token), SESSION_HOURS)
-            await audit.record(conn, f"admin:{row['id']}", "admin.login", f"admin:{row['id']}", {"username": username})
-    if row is None or not right:
+    stored = row["password_hash"] if row is not None else _DUMMY_HASH
+    ok = await anyio.to_thread.run_sync(_verify, stored, password, limiter=HASHING)
+    if row is None or not ok or row["disabled_at"] is not None:
+        if row is not None:
+            # An account's failed sign-ins are audited; an unknown name names no account to record against.
+            window = await limiter.strategy.get_window_stats(NAME_TRIES, NAME_KEY, name)
+            details = {"username": username, "locked": window.remaining == 0}
+            async with _connection(pool, settings) as conn, conn.transaction():
+                await audit.record(conn, "anonymous", "admin.login_failed", f"admin:{row['id']}", details)
         raise Unauthorized("wrong username or password")
+    token = new_token(SESSION_PREFIX)
+    async with _connection(pool, settings) as conn, conn.transaction():
+        expires_at = await conn.fetchval(INSERT_SESSION, row["id"], token_hash(token), SESSION_HOURS)
+        await audit.record(conn, f"admin:{row['id']}", "admin.login", f"admin:{row['id']}", {"username": username})
+    await limiter.strategy.clear(NAME_TRIES, NAME_KEY, name)
     return StaffSession(token=token, expires_at=expires_at, role=row["role"], username=username)
+
+
+@asynccontextmanager
+async def _connection(pool: Pool, settings: Settings) -> AsyncIterator[Connection]:
+    """A pooled connection for one short step (a busy or frozen database: TimeoutError, answered 503)."""
+    proxy = await pool.acquire(timeout=settings.db_acquire_timeout)
+    try:
+        # The pool hands out a proxy that behaves as a Connection; the stubs type the two apart.
+        yield cast("Connection", proxy)
+    finally:
+        await pool.release(proxy)
 
 
 def _verify(stored: str, password: str) -> bool:

@@ -14,6 +14,7 @@ import httpx
 from registry import tokens
 from registry.agencies import queries as agencies
 from registry.database import Connection
+from registry.sessions.staff import NAME_KEY as NAME
 from tests.factories import PASSWORD, auth, bearer, credit_code, make_agency, one_row, staff_token
 
 
@@ -117,16 +118,24 @@ async def test_a_run_of_wrong_passwords_locks_the_account(api: httpx.AsyncClient
     )
     assert json.loads(details)["locked"] is True
     # When the lock runs out the right password works again, and the count starts over.
-    await conn.execute("UPDATE admins SET locked_until = now() - interval '1 second'")
+    await conn.execute(f"UPDATE rate_limits SET expires_at = now() - interval '1 second' WHERE key LIKE '%{NAME}%'")
     assert (await api.post("/v1/admin/sessions", json={"username": username, "password": PASSWORD})).status_code == 201
-    assert await conn.fetchval("SELECT failed_logins FROM admins") == 0
+    assert await conn.fetchval(f"SELECT count(*) FROM rate_limits WHERE key LIKE '%{NAME}%'") == 0
 
 
 async def test_concurrent_wrong_passwords_cannot_pass_the_lock(api: httpx.AsyncClient, conn: Connection) -> None:
     await staff_token(api, conn, "reviewer")
     username = await conn.fetchval("SELECT username FROM admins")
+    # Each from its own address, so only the account's own lock stands in their way.
     guesses = await asyncio.gather(
-        *(api.post("/v1/admin/sessions", json={"username": username, "password": f"guess {i:04d}"}) for i in range(16))
+        *(
+            api.post(
+                "/v1/admin/sessions",
+                json={"username": username, "password": f"guess {i:04d}"},
+                headers={"X-Forwarded-For": f"10.8.0.{i}"},
+            )
+            for i in range(16)
+        )
     )
     # Five wrong passwords are tried; every guess after them meets the lock, however they arrive.
     assert sorted(g.status_code for g in guesses) == [401] * 5 + [429] * 11
