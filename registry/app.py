@@ -28,6 +28,7 @@ from litestar.types import ASGIApp, ControllerRouterHandler, Message, Receive, S
 from registry import database, maintenance, ratelimit
 from registry.admin.routes import ROUTES as admin
 from registry.agencies.routes import ROUTES as public_agencies
+from registry.bodies import RegistryRequest, refuse_nul_in_url
 from registry.checks.routes import ROUTES as checks
 from registry.contacts.routes import ROUTES as contacts
 from registry.database import Connection
@@ -203,7 +204,9 @@ def create_app(settings: Settings) -> Litestar:
         },
         plugins=[problem_details_plugin()],
         exception_handlers={Exception: unexpected},
-        middleware=[release_connection, prometheus.middleware],
+        middleware=[release_connection, prometheus.middleware, refuse_nul_in_url],
+        # Refuses NUL characters and JSON nested too deep with 400, before they reach the decoder or SQL.
+        request_class=RegistryRequest,
         before_send=[security_headers],
         csrf_config=CSRFConfig(
             secret=settings.session_key.hex(),

@@ -122,6 +122,8 @@ USE_CODE = "UPDATE contact_codes SET used_at = now() WHERE id = $1"
 
 def clean_code(raw: str) -> str:
     """Full-width digits and spaces are folded, so `１２３ ４５６` is `123456`."""
+    if len(raw) > 32:  # before NFKC, whose cost can grow with the square of the input
+        raise InvalidInput("code", "the code has 6 digits")
     code = "".join(unicodedata.normalize("NFKC", raw).split())
     if len(code) != 6 or not code.isascii() or not code.isdigit():
         raise InvalidInput("code", "the code has 6 digits")

@@ -272,8 +272,10 @@ def _agency(data: dict[str, str]) -> UUID | None:
 
 
 def _days(raw: str, maximum: int) -> int:
+    # isdecimal, not isdigit: `²` is a digit that int() refuses (a 500 before); full-width `３０` is decimal
+    # and int() reads it. At most 4 of them, so int() never meets a 5,000-digit number either.
     text = raw.strip()
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
+    if not (text.isdecimal() and len(text) <= 4) or not 1 <= int(text) <= maximum:
         raise InvalidInput("days", f"a whole number from 1 to {maximum}")
     return int(text)
 

@@ -16,6 +16,7 @@ import msgspec
 
 from registry.database import Connection
 from registry.disputes.schemas import PENDING, Attachment, DisputeRow, Event
+from registry.errors import NotFound
 from registry.rows import fetch_all, fetch_one
 
 V = TypeVar("V")
@@ -30,6 +31,9 @@ def new_ref(now: datetime) -> str:
 
 
 def normalize_ref(ref: str) -> str:
+    # Bounded before NFKC, whose cost can grow with the square of the input; a reference is 13 characters.
+    if len(ref) > 40:
+        raise NotFound("no such dispute", code="unknown_dispute")
     return unicodedata.normalize("NFKC", ref).strip().upper()
 
 
