@@ -229,6 +229,10 @@ class EvidenceSummary(msgspec.Struct, frozen=True, kw_only=True):
     non_compliant_attempts: int
     refusal_in_force_at_incident: bool
     calls_claimed: int | None
+    rules: int = 0
+    # True when a list holds fewer rows than the window (rows_per_list of each kind, those nearest the incident).
+    truncated: bool = False
+    rows_per_list: int = 1000
 
 
 class Evidence(msgspec.Struct, frozen=True, kw_only=True):

@@ -98,6 +98,9 @@ async def test_case_arrives_with_the_agencys_own_logs(api: httpx.AsyncClient, co
         "non_compliant_attempts": 2,
         "refusal_in_force_at_incident": True,
         "calls_claimed": 9,
+        "rules": 2,
+        "truncated": False,
+        "rows_per_list": 1000,
     }
     assert [(r["kind"], r["in_force_at_incident"]) for r in evidence["rules"]] == [("consent", False), ("refuse", True)]
     assert evidence["rules"][0]["withdrawn_at"] is not None
