@@ -12,13 +12,12 @@ from typing import Any
 
 import anyio.to_thread
 import asyncpg
-from litestar import Litestar, Request, get
+from litestar import Litestar, Request, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
 from litestar.logging import LoggingConfig
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.static_files import create_static_files_router
@@ -28,6 +27,8 @@ from litestar.types import ASGIApp, ControllerRouterHandler, Message, Receive, S
 from registry import database, maintenance, ratelimit
 from registry.admin.routes import ROUTES as admin
 from registry.agencies.routes import ROUTES as public_agencies
+from registry.apidocs import document
+from registry.apidocs.routes import ROUTES as problem_pages
 from registry.bodies import RegistryRequest, refuse_nul_in_url
 from registry.checks.routes import ROUTES as checks
 from registry.contacts.routes import ROUTES as contacts
@@ -54,6 +55,7 @@ FEATURE_ROUTES: list[ControllerRouterHandler] = [
     *public_agencies,
     *language_switch,
     *transparency,
+    *problem_pages,
 ]
 
 
@@ -184,6 +186,12 @@ async def security_headers(message: Message, scope: Scope) -> None:
 class Metrics(PrometheusController):
     path = "/metrics"
 
+    @get(media_type=MediaType.TEXT, tags=["ops"], summary="Metrics")
+    async def get(self) -> Response[bytes]:
+        """Prometheus metrics, in its text exposition format."""
+        response: Response[bytes] = await PrometheusController.get.fn(self)
+        return response
+
 
 def create_app(settings: Settings) -> Litestar:
     prometheus = PrometheusConfig(app_name="registry", prefix="registry", group_path=True, exclude=["^/static"])
@@ -202,7 +210,7 @@ def create_app(settings: Settings) -> Litestar:
             "conn": Provide(provide_connection),
             "settings": Provide(provide_settings, sync_to_thread=False),
         },
-        plugins=[problem_details_plugin()],
+        plugins=[problem_details_plugin(), *document.PLUGINS],
         exception_handlers={Exception: unexpected},
         middleware=[release_connection, prometheus.middleware, refuse_nul_in_url],
         # Refuses NUL characters and JSON nested too deep with 400, before they reach the decoder or SQL.
@@ -216,9 +224,8 @@ def create_app(settings: Settings) -> Litestar:
             exclude=["^/v1/", "^/healthz", "^/readyz", "^/metrics"],
         ),
         template_config=TemplateConfig(directory=PAGES_DIR / "templates", engine=JinjaTemplateEngine),
-        openapi_config=OpenAPIConfig(
-            title="Contact consent registry", version="1.0.0", path="/schema", use_handler_docstrings=True
-        ),
+        # /schema: the API document and its docs page (registry/apidocs).
+        openapi_config=document.openapi_config(),
         logging_config=LoggingConfig(
             root={"level": "INFO", "handlers": ["queue_listener"]},
             log_exceptions="debug",  # 4xx are answers, not faults; real faults are logged by `unexpected`

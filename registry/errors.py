@@ -6,13 +6,18 @@ import logging
 from typing import Any
 
 import asyncpg
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 
 log = logging.getLogger("registry.errors")
 
-PROBLEM_BASE = "https://registry.example/problems/"
+# A problem's `type` is a page of this service that explains the kind (registry/apidocs/routes.py).
+# Relative, so it is right behind any host name; RFC 9457 resolves it against the answer's URL.
+PROBLEM_BASE = "/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
 class DomainError(Exception):
@@ -103,6 +108,67 @@ class Unavailable(DomainError):
         super().__init__(detail, headers={"Retry-After": "5"})
 
 
+# ---- what every error looks like, for the API document ---------------------------------------------
+
+
+class FieldError(msgspec.Struct, frozen=True, kw_only=True):
+    field: str
+    detail: str
+
+
+class Problem(msgspec.Struct, frozen=True, kw_only=True):
+    """An error answer: RFC 9457 problem details, served as `application/problem+json`."""
+
+    # A page of this service explaining the kind of problem, e.g. /problems/invalid_input.
+    type: str
+    title: str
+    status: int
+    detail: str
+    # The exact case, stable and machine-readable (`wrong_code`, `agency_suspended`, ...): decide by it.
+    code: str
+    # Each bad field, when the input was at fault.
+    errors: list[FieldError] | None = None
+
+
+# What each status means across the API (the document's description of each error answer).
+STATUS_WORDS = {
+    400: "Malformed request: the body is not JSON of the documented shape, or a parameter has the wrong type. "
+    "`errors` names each bad field.",
+    401: "Missing or bad credentials (`WWW-Authenticate: Bearer`).",
+    403: "Refused: the agency is suspended, or the staff member's role may not do this.",
+    404: "Not found: unknown, or another agency's.",
+    405: "Method not allowed on this path.",
+    409: "Conflict: an `Idempotency-Key` reused with another body, or the resource's state does not allow this.",
+    413: "Request body too large.",
+    415: "Unsupported media type.",
+    422: "Invalid input: a value is not acceptable (a phone number that is not one, a date in the future, ...). "
+    "`errors` names the field.",
+    429: "Too many requests: wait the number of seconds in `Retry-After`.",
+    503: "The database is unreachable or busy: retry after the number of seconds in `Retry-After`.",
+}
+
+
+def problem_response(status: int, description: str | None = None) -> ResponseSpec:
+    """A problem+json answer with this status, for a handler's `responses=`."""
+    return ResponseSpec(
+        data_container=Problem,
+        media_type=PROBLEM_MEDIA_TYPE,
+        description=description or STATUS_WORDS.get(status, "Error"),
+        generate_examples=False,
+    )
+
+
+def problem_responses(*problems: type[DomainError] | int) -> dict[int, ResponseSpec]:
+    """`responses=problem_responses(Conflict)` on a handler that may answer more than its kind of route does.
+
+    Every operation's usual problems (400, 401, 404, 503, ...) are documented from what the
+    route is (registry/apidocs/document.py); a handler names only the ones peculiar to it, by
+    error class or, for an answer no domain error gives (413), by status.
+    """
+    statuses = [problem if isinstance(problem, int) else problem.status for problem in problems]
+    return {status: problem_response(status) for status in statuses}
+
+
 def _problem(
     status: int,
     kind: str,
@@ -127,6 +193,7 @@ def domain_problem(exc: DomainError) -> ProblemDetailsException:
 
 
 _HTTP_CODES = {
+    # Litestar's own exceptions by status (the router's 404 and 405, the body limit's 413, ...).
     400: ("bad_request", "Bad request"),
     401: ("unauthorized", "Missing or bad credentials"),
     403: ("forbidden", "Forbidden"),
@@ -149,6 +216,23 @@ def http_problem(exc: HTTPException) -> ProblemDetailsException:
     if errors:
         detail = "; ".join(f"{e['field']}: {e['detail']}" for e in errors)
     return _problem(status, code, title, detail, errors, exc.headers)
+
+
+# Kinds raised outside the domain classes and the HTTP map: the fallback for an unmapped HTTP
+# status, an unexpected fault, and the server's read deadline (registry/server.py).
+OTHER_KINDS = {"error": "Error", "internal": "Internal error", "request_timeout": "Request timeout"}
+
+
+def problem_kinds() -> dict[str, str]:
+    """Every problem `type` the service can answer with (kind -> title); each has a page at /problems/{kind}."""
+    kinds = {code: title for code, title in _HTTP_CODES.values()}
+    pending: list[type[DomainError]] = [DomainError]
+    while pending:
+        cls = pending.pop()
+        kinds.setdefault(cls.code, cls.title)
+        pending.extend(cls.__subclasses__())
+    kinds.update(OTHER_KINDS)
+    return kinds
 
 
 def _field_error(item: Any) -> dict[str, str]:

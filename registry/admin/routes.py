@@ -20,6 +20,7 @@ from registry.agencies import queries as agencies
 from registry.agencies.queries import Agency, ApiKey, IssuedKey
 from registry.clients import client_address
 from registry.database import Connection
+from registry.errors import Conflict, TooManyRequests, Unauthorized, problem_responses
 from registry.sessions import staff as accounts
 from registry.sessions.staff import API_ADMIN, API_STAFF, Staff, StaffSession
 from registry.settings import Settings
@@ -34,7 +35,7 @@ class AdminSessions(Controller):
     path = "/v1/admin/sessions"
     tags = ["admin"]  # noqa: RUF012
 
-    @post("/")
+    @post("/", responses=problem_responses(Unauthorized, TooManyRequests))
     async def sign_in(
         self,
         request: Request[Any, Any, Any],
@@ -65,7 +66,7 @@ class AdminApi(Controller):
     ) -> dict[str, list[Agency]]:
         return {"items": await agencies.list_agencies(conn)}
 
-    @post("/agencies", dependencies=API_ADMIN)
+    @post("/agencies", dependencies=API_ADMIN, responses=problem_responses(Conflict))
     async def create_agency(
         self,
         conn: NamedDependency[Connection],

@@ -32,7 +32,7 @@ from registry.checks.schemas import (
 )
 from registry.database import Connection
 from registry.domain import Limit
-from registry.errors import InvalidInput
+from registry.errors import Conflict, InvalidInput, NotFound, problem_responses
 from registry.settings import Settings
 from registry.tokens import token_hash
 
@@ -135,7 +135,8 @@ class AgencyApi(Controller):
             await queries.check_contacts(conn, key_hash, [], settings.limits)
         return BatchResponse(results=[r for r in results if r is not None])
 
-    @post("/attempts", status_code=201)
+    # 404: another agency's (or no) check id; 409: an Idempotency-Key reused with another body.
+    @post("/attempts", status_code=201, responses=problem_responses(NotFound, Conflict))
     async def attempt(
         self,
         data: JSONBody[AttemptRequest],

@@ -16,6 +16,7 @@ from registry.contacts.pages import ROUTES as pages
 from registry.contacts.schemas import CodeRequest, CodeSent, Me, RuleChange, RuleRequest, SessionRequest
 from registry.contacts.words import worded_change
 from registry.database import Connection
+from registry.errors import TooManyRequests, Unauthorized, problem_responses
 from registry.pages.i18n import Texts, negotiate
 from registry.sessions.contact import ContactSession, SessionToken, bearer_contact, end_session
 from registry.settings import Settings
@@ -35,7 +36,7 @@ class ContactController(Controller):
     tags = ["contact"]  # noqa: RUF012
     dependencies = {"contact": Provide(bearer_contact)}  # noqa: RUF012
 
-    @post("/codes", status_code=202)
+    @post("/codes", status_code=202, responses=problem_responses(TooManyRequests))
     async def request_code(
         self,
         data: JSONBody[CodeRequest],
@@ -46,7 +47,7 @@ class ContactController(Controller):
         """Send a 6-digit code by SMS, valid 10 minutes; the same answer for every valid number."""
         return await codes.send_code(conn, settings, sender_for(settings), data.phone, client_address(request))
 
-    @post("/sessions", status_code=201)
+    @post("/sessions", status_code=201, responses=problem_responses(Unauthorized, TooManyRequests))
     async def open_session(
         self,
         data: JSONBody[SessionRequest],

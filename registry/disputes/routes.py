@@ -30,7 +30,7 @@ from registry.disputes.schemas import (
     Status,
 )
 from registry.disputes.staff_pages import ROUTES as staff_pages
-from registry.errors import InvalidInput
+from registry.errors import Conflict, Forbidden, InvalidInput, TooManyRequests, problem_responses
 from registry.sessions.contact import ContactSession, bearer_contact
 from registry.sessions.staff import API_STAFF, Staff
 from registry.settings import Settings
@@ -41,7 +41,7 @@ class ContactDisputes(Controller):
     tags = ["contact"]  # noqa: RUF012
     dependencies = {"contact": Provide(bearer_contact)}  # noqa: RUF012
 
-    @post("/")
+    @post("/", responses=problem_responses(TooManyRequests))
     async def file(
         self,
         conn: NamedDependency[Connection],
@@ -66,7 +66,7 @@ class ContactDisputes(Controller):
         """Status and the contact-visible timeline."""
         return await intake.contact_view(conn, contact, ref)
 
-    @delete("/{ref:str}", status_code=200)
+    @delete("/{ref:str}", status_code=200, responses=problem_responses(Conflict))
     async def withdraw(
         self, conn: NamedDependency[Connection], contact: NamedDependency[ContactSession], ref: FromPath[str]
     ) -> ContactDispute:
@@ -74,7 +74,11 @@ class ContactDisputes(Controller):
         await intake.withdraw(conn, contact, ref)
         return await intake.contact_view(conn, contact, ref)
 
-    @post("/{ref:str}/attachments", request_max_body_size=attachments.UPLOAD_MAX_BODY)
+    @post(
+        "/{ref:str}/attachments",
+        request_max_body_size=attachments.UPLOAD_MAX_BODY,
+        responses=problem_responses(Conflict, 413),
+    )
     async def attach(
         self,
         request: Request[Any, Any, Any],
@@ -114,7 +118,7 @@ class AgencyDisputes(Controller):
     ) -> AgencyDispute:
         return await answers.agency_view(conn, caller.agency_id, ref)
 
-    @post("/{ref:str}/responses")
+    @post("/{ref:str}/responses", responses=problem_responses(Conflict))
     async def respond(
         self,
         conn: NamedDependency[Connection],
@@ -140,7 +144,8 @@ class AdminDisputes(Controller):
         agency_id: FromQuery[UUID | None] = None,
         overdue: FromQuery[bool | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        # Bounded: past PostgreSQL's bigint an offset was a 500 (schemathesis found it); no queue is this long.
+        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
     ) -> dict[str, list[QueueItem]]:
         """The review queue: pending first, soonest decision deadline first."""
         items = await review.queue(
@@ -155,7 +160,8 @@ class AdminDisputes(Controller):
         """The case with its evidence (checks, permits, attempts, rule history) and full timeline."""
         return await review.admin_view(conn, ref)
 
-    @post("/{ref:str}/decision", status_code=200)
+    # 403: a reviewer may decide, but not suspend the agency with it (direct suspension is admin-only).
+    @post("/{ref:str}/decision", status_code=200, responses=problem_responses(Conflict, Forbidden))
     async def decide(
         self,
         conn: NamedDependency[Connection],
