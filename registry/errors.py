@@ -293,6 +293,16 @@ def database_down(exc: Exception) -> ProblemDetailsException:
     return domain_problem(Unavailable())
 
 
+def not_utf8(exc: UnicodeDecodeError) -> ProblemDetailsException:
+    """A form field whose bytes are not UTF-8: Litestar's form parsers decode each text field and raise.
+
+    The client's fault, so 400 rather than a 500 with a stack trace (schemathesis sent one to the
+    attachment upload). The service itself decodes nothing else a client sends.
+    """
+    errors = [{"field": "body", "detail": "a form field is not UTF-8 text"}]
+    return _problem(400, "bad_request", "Bad request", "a form field is not UTF-8 text", errors, code="not_utf8")
+
+
 def unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _problem(500, "internal", "Internal error", "internal error").to_response(request)
@@ -310,7 +320,11 @@ DATABASE_DOWN: tuple[type[Exception], ...] = (
 
 
 def problem_details_plugin() -> ProblemDetailsPlugin:
-    mapping: dict[type[Exception], Any] = {DomainError: domain_problem, HTTPException: http_problem}
+    mapping: dict[type[Exception], Any] = {
+        DomainError: domain_problem,
+        HTTPException: http_problem,
+        UnicodeDecodeError: not_utf8,
+    }
     for exc_type in DATABASE_DOWN:
         mapping[exc_type] = database_down
     return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=mapping))

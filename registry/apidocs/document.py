@@ -33,6 +33,7 @@ from litestar.openapi.spec import (
     OpenAPIHeader,
     OpenAPIResponse,
     Operation,
+    RequestBody,
     Schema,
     SecurityRequirement,
     SecurityScheme,
@@ -155,7 +156,7 @@ def route_traits(handler: HTTPRouteHandler, route: HTTPRoute) -> RouteTraits:
     path_parameters = set(route.path_parameters)
     return RouteTraits(
         audiences=tuple(dict.fromkeys(audiences)),
-        has_body="data" in wanted,
+        has_body="data" in wanted or isinstance(handler.opt.get("request_body"), RequestBody),
         has_parameters=bool(own - path_parameters),
         has_path_parameters=bool(path_parameters),
         # The pool behind `conn`, a handler that reaches into app state for the pool or the shared
@@ -185,6 +186,17 @@ class DocumentedOperation(Operation):
         for status, response in (self.responses or {}).items():
             if isinstance(response, OpenAPIResponse) and status in ANSWER_HEADERS:
                 response.headers = {**(response.headers or {}), **ANSWER_HEADERS[status]}
+
+
+def with_body(request_body: RequestBody) -> type[Operation]:
+    @dataclass
+    class OperationWithBody(DocumentedOperation):
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            if self.request_body is None:
+                self.request_body = request_body
+
+    return OperationWithBody
 
 
 ANSWER_HEADERS: dict[str, dict[str, OpenAPIHeader]] = {
@@ -225,7 +237,9 @@ def document(handler: HTTPRouteHandler, route: HTTPRoute) -> None:
         if not any(audience.scheme in requirement for requirement in declared):
             own.append({audience.scheme: []})
     handler.security = own or None
-    handler.operation_class = DocumentedOperation
+    # A body read by hand (a multipart form) is documented from the handler's opt["request_body"].
+    request_body = handler.opt.get("request_body")
+    handler.operation_class = with_body(request_body) if isinstance(request_body, RequestBody) else DocumentedOperation
 
 
 class StrictStructs(StructSchemaPlugin):

@@ -8,6 +8,7 @@ from uuid import UUID
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, RequestBody, Schema
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
@@ -34,6 +35,25 @@ from registry.errors import Conflict, Forbidden, InvalidInput, TooManyRequests, 
 from registry.sessions.contact import ContactSession, bearer_contact
 from registry.sessions.staff import API_STAFF, Staff
 from registry.settings import Settings
+
+UPLOAD_FORM = RequestBody(
+    required=True,
+    content={
+        "multipart/form-data": OpenAPIMediaType(
+            schema=Schema(
+                type=OpenAPIType.OBJECT,
+                properties={
+                    attachments.FIELD: Schema(
+                        type=OpenAPIType.STRING,
+                        format=OpenAPIFormat.BINARY,
+                        description="An audio recording, an image or a PDF (typed by its content), 10 MB at most.",
+                    )
+                },
+                required=[attachments.FIELD],
+            )
+        )
+    },
+)
 
 
 class ContactDisputes(Controller):
@@ -77,7 +97,10 @@ class ContactDisputes(Controller):
     @post(
         "/{ref:str}/attachments",
         request_max_body_size=attachments.UPLOAD_MAX_BODY,
-        responses=problem_responses(Conflict, 413),
+        responses=problem_responses(Conflict),
+        # The form is read by hand (after the connection dependency has read the whole body), so
+        # the document is told its shape (registry/apidocs/document.py reads `request_body`).
+        opt={"request_body": UPLOAD_FORM},
     )
     async def attach(
         self,

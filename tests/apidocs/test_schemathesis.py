@@ -17,12 +17,11 @@ from pathlib import Path
 import httpx
 import msgspec
 
-from registry import phones
 from registry.database import Connection
-from registry.sessions.contact import start_session
 from registry.settings import Settings
 from registry.tokens import token_hash
-from tests.conftest import TEST_PEPPER, LiveServer
+from tests.apidocs.support import signed_in
+from tests.conftest import LiveServer
 from tests.factories import add_rule, auth, complaint, credit_code, make_agency_with_key, staff_token
 
 # Test cases per operation and phase; about 40 operations. Kept so the whole run stays within about
@@ -163,13 +162,6 @@ async def schemathesis(workdir: Path, url: str) -> tuple[int, str]:
     output, _ = await process.communicate()
     assert process.returncode is not None
     return process.returncode, output.decode()
-
-
-async def signed_in(conn: Connection, phone: str) -> str:
-    """A contact's session token, as after the code step."""
-    e164 = phones.normalize(phone)
-    session = await start_session(conn, phones.phone_key(e164, TEST_PEPPER), phones.mask(e164), 30)
-    return session.token
 
 
 async def seed(api: httpx.AsyncClient, conn: Connection) -> Seeds:
