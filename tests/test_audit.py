@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from registry.database import Connection
-from tests.factories import auth, contact_token, file_complaint, key_of, make_agency_with_key, staff_token
+from registry.settings import Settings
+from tests.factories import auth, contact_session, file_dispute, key_of, make_agency_with_key, staff_token
 
 
 def verify(database_url: str, data_dir: Path) -> tuple[int, dict[str, object]]:
@@ -30,11 +31,11 @@ def verify(database_url: str, data_dir: Path) -> tuple[int, dict[str, object]]:
     return done.returncode, json.loads(done.stdout)
 
 
-async def history(api: httpx.AsyncClient, conn: Connection) -> None:
+async def history(api: httpx.AsyncClient, conn: Connection, settings: Settings) -> None:
     """A little of everything that must be audited: agency, key, staff, login, complaint, decision, suspension."""
     agency, _ = await make_agency_with_key(conn)
-    contact = await contact_token(conn, "13800138000")
-    ref = await file_complaint(api, contact, agency.id)
+    contact = await contact_session(conn, "13800138000")
+    ref = await file_dispute(conn, settings, contact, agency.id)
     admin = await staff_token(api, conn, "admin")  # suspending is the admin role's
     decided = await api.post(
         f"/v1/admin/disputes/{ref}/decision",
@@ -45,9 +46,9 @@ async def history(api: httpx.AsyncClient, conn: Connection) -> None:
 
 
 async def test_every_change_is_chained_and_verifies(
-    api: httpx.AsyncClient, conn: Connection, database_url: str, tmp_path: Path
+    api: httpx.AsyncClient, conn: Connection, settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
-    await history(api, conn)
+    await history(api, conn, settings)
     actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit_log ORDER BY seq")]
     assert actions == [
         "agency.create",
@@ -104,9 +105,9 @@ async def tamper(conn: Connection, statement: str) -> None:
 
 
 async def test_an_edited_row_is_named(
-    api: httpx.AsyncClient, conn: Connection, database_url: str, tmp_path: Path
+    api: httpx.AsyncClient, conn: Connection, settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
-    await history(api, conn)
+    await history(api, conn, settings)
     await tamper(conn, "UPDATE audit_log SET details = '{\"outcome\": \"dismissed\"}' WHERE action = 'dispute.decide'")
     code, result = verify(database_url, tmp_path)
     assert code == 1
@@ -115,10 +116,10 @@ async def test_an_edited_row_is_named(
 
 
 async def test_a_rehashed_row_breaks_the_next_link(
-    api: httpx.AsyncClient, conn: Connection, database_url: str, tmp_path: Path
+    api: httpx.AsyncClient, conn: Connection, settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
     """Recomputing the edited row's own hash does not help: the row after it still points at the old hash."""
-    await history(api, conn)
+    await history(api, conn, settings)
     await tamper(
         conn,
         """
@@ -133,9 +134,9 @@ async def test_a_rehashed_row_breaks_the_next_link(
 
 
 async def test_a_deleted_row_is_named(
-    api: httpx.AsyncClient, conn: Connection, database_url: str, tmp_path: Path
+    api: httpx.AsyncClient, conn: Connection, settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
-    await history(api, conn)
+    await history(api, conn, settings)
     await tamper(conn, "DELETE FROM audit_log WHERE seq = 5")
     code, result = verify(database_url, tmp_path)
     assert code == 1 and result["broken_seq"] == 5

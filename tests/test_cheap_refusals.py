@@ -21,16 +21,10 @@ from registry.contacts.codes import clean_code
 from registry.database import Connection
 from registry.disputes.records import normalize_ref
 from registry.errors import InvalidInput, NotFound
-from tests.factories import auth, bearer, complaint, contact_token, make_agency, make_agency_with_key
+from tests.factories import auth, bearer, complaint, contact_session, make_agency, make_agency_with_key
+from tests.problems import problem
 
 SLOW_FOR_NFKC = "\u0f73"  # TIBETAN VOWEL SIGN II: canonical reordering makes a long run quadratic
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    return body
 
 
 @pytest.fixture
@@ -83,7 +77,7 @@ async def test_a_39_mb_batch_item_is_an_error_in_its_place(api: httpx.AsyncClien
 
 @pytest.mark.usefixtures("no_server_errors")
 async def test_nul_characters_are_refused_in_json_path_and_query(api: httpx.AsyncClient, conn: Connection) -> None:
-    token = await contact_token(conn, "13800138000")
+    token = await contact_session(conn, "13800138000")
     agency = await make_agency(conn)
     filed = complaint(agency.id, description="They called\x00 my mother.")
     body = problem(await api.post("/v1/contact/disputes", json=filed, headers=auth(token)), 400)
@@ -99,7 +93,7 @@ async def test_nul_characters_are_refused_in_json_path_and_query(api: httpx.Asyn
 
 @pytest.mark.usefixtures("no_server_errors")
 async def test_nul_characters_are_refused_in_a_page_form(api: httpx.AsyncClient, conn: Connection) -> None:
-    api.cookies.set("contact_session", await contact_token(conn, "13800138000"))
+    api.cookies.set("contact_session", await contact_session(conn, "13800138000"))
     await api.get("/complaints/new")
     occurred = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     form = {"caller_name": "Legal\x00 dept", "categories": "threats", "occurred_at": occurred, "description": "x"}
@@ -121,7 +115,7 @@ async def test_json_nested_50000_deep_is_refused(api: httpx.AsyncClient, conn: C
 @pytest.mark.usefixtures("no_server_errors")
 async def test_a_superscript_number_of_days_is_the_forms_error(api: httpx.AsyncClient, conn: Connection) -> None:
     agency = await make_agency(conn)
-    api.cookies.set("contact_session", await contact_token(conn, "13800138000"))
+    api.cookies.set("contact_session", await contact_session(conn, "13800138000"))
     await api.get("/me/consent")
     headers = {"x-csrftoken": api.cookies["csrftoken"], "Accept-Language": "en"}
     for days in ("²", "9" * 5000):

@@ -12,7 +12,8 @@ import pytest
 from registry.agencies import routes as public_routes
 from registry.agencies.queries import PublicAgency
 from registry.database import Connection
-from tests.factories import PASSWORD, contact_token, file_complaint, make_agency, make_staff
+from registry.settings import Settings
+from tests.factories import PASSWORD, contact_session, file_dispute, make_agency, make_staff
 
 HEADERS = ("x-content-type-options", "x-frame-options", "referrer-policy", "content-security-policy", "cache-control")
 
@@ -29,9 +30,11 @@ async def test_a_500_carries_the_security_headers(api: httpx.AsyncClient, monkey
     assert response.headers["cache-control"] == "no-store"
 
 
-async def test_a_reviewer_cannot_suspend_through_the_case_page(api: httpx.AsyncClient, conn: Connection) -> None:
+async def test_a_reviewer_cannot_suspend_through_the_case_page(
+    api: httpx.AsyncClient, conn: Connection, settings: Settings
+) -> None:
     agency = await make_agency(conn)
-    ref = await file_complaint(api, await contact_token(conn, "13800138000"), agency.id)
+    ref = await file_dispute(conn, settings, await contact_session(conn, "13800138000"), agency.id)
     reviewer = await make_staff(conn, "reviewer")
     await api.get("/admin/login")
     api.cookies.set("lang", "en")

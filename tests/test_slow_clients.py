@@ -17,7 +17,7 @@ import pytest
 from registry.database import Connection
 from registry.settings import Settings
 from tests.conftest import LiveServer
-from tests.factories import auth, bearer, complaint, contact_token, make_agency_with_key
+from tests.factories import auth, bearer, complaint, contact_session, make_agency_with_key
 
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -63,7 +63,7 @@ async def test_slow_uploads_hold_no_pooled_connection(
 ) -> None:
     """Ten uploads trickling in (the pool has 4 connections): checks and readiness still answer."""
     _, key = await make_agency_with_key(conn)
-    token = await contact_token(conn, "13800138000")
+    token = await contact_session(conn, "13800138000")
     login_form = await api.get("/admin/login")
     csrf = login_form.cookies["csrftoken"]
     for n in range(10):
@@ -98,7 +98,7 @@ async def impatient_server(impatient: Settings) -> AsyncIterator[LiveServer]:
 async def test_a_body_that_stops_arriving_is_answered_408(
     impatient_server: LiveServer, conn: Connection, slow_clients: list[Stream]
 ) -> None:
-    token = await contact_token(conn, "13800138000")
+    token = await contact_session(conn, "13800138000")
     head = upload_head("/v1/contact/disputes/D-2026-ABCDEF/attachments", auth(token))
     reader, writer = await send_start(impatient_server, head, b"--slowboundary\r\n")
     slow_clients.append((reader, writer))
@@ -136,7 +136,7 @@ async def test_a_patient_server_still_takes_a_slow_but_steady_upload(
     live_server: LiveServer, conn: Connection, slow_clients: list[Stream]
 ) -> None:
     """Within the deadline a body may come in pieces: the request is answered as usual."""
-    token = await contact_token(conn, "13800138000")
+    token = await contact_session(conn, "13800138000")
     body = json.dumps(complaint(caller_name="Legal department")).encode()
     head = (
         "POST /v1/contact/disputes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"

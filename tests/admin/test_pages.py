@@ -9,15 +9,16 @@ import httpx
 from playwright.async_api import Browser, FilePayload, Page
 
 from registry.database import Connection
+from registry.settings import Settings
+from tests.browser import browser_as_contact, browser_as_staff
 from tests.browser import screenshot as shot
 from tests.conftest import LiveServer
-from tests.disputes.support import browser_as_contact, browser_as_staff
 from tests.factories import (
     PASSWORD,
     bearer,
-    contact_token,
+    contact_session,
     credit_code,
-    file_complaint,
+    file_dispute,
     key_of,
     make_agency,
     make_staff,
@@ -113,6 +114,7 @@ async def test_queue_filters_and_figures_chart(
     conn: Connection,
     live_server: LiveServer,
     browser: Browser,
+    settings: Settings,
 ) -> None:
     loud, calm = await make_agency(conn, "Loud Agency"), await make_agency(conn, "Calm Agency")
     key = key_of("13800138000")
@@ -123,9 +125,9 @@ async def test_queue_filters_and_figures_chart(
             for a, d in [(loud.id, "deny")] * 8 + [(loud.id, "allow")] * 2 + [(calm.id, "allow")] * 5
         ],
     )
-    contact = await contact_token(conn, "13800138000")
-    late = await file_complaint(api, contact, loud.id)
-    fresh = await file_complaint(api, contact, calm.id)
+    contact = await contact_session(conn, "13800138000")
+    late = await file_dispute(conn, settings, contact, loud.id)
+    fresh = await file_dispute(conn, settings, contact, calm.id)
     await conn.execute("UPDATE disputes SET agency_due_at = now() - interval '2 days' WHERE ref = $1", late)
     reviewer = await make_staff(conn, "reviewer")
     staff = await in_english(await browser_as_staff(browser, live_server.url, reviewer), live_server.url)
@@ -150,11 +152,12 @@ async def test_a_contact_cannot_open_anothers_complaint_page(
     conn: Connection,
     live_server: LiveServer,
     browser: Browser,
+    settings: Settings,
 ) -> None:
     agency = await make_agency(conn)
-    mine = await contact_token(conn, "13800138000")
-    theirs = await contact_token(conn, "13900139000")
-    ref = await file_complaint(api, mine, agency.id)
+    mine = await contact_session(conn, "13800138000")
+    theirs = await contact_session(conn, "13900139000")
+    ref = await file_dispute(conn, settings, mine, agency.id)
     page = await browser_as_contact(browser, live_server.url, theirs)
     response = await page.goto(f"/complaints/{ref}")
     assert response is not None and response.status == 404
@@ -182,7 +185,7 @@ async def test_bad_file_on_the_form_files_nothing(
     browser: Browser,
 ) -> None:
     agency = await make_agency(conn, "Some Agency")
-    token = await contact_token(conn, "13800138000")
+    token = await contact_session(conn, "13800138000")
     page = await browser_as_contact(browser, live_server.url, token)
     await page.goto("/complaints/new")
     await page.select_option("#agency_id", str(agency.id))
@@ -207,10 +210,11 @@ async def test_staff_pages_are_chinese_first_and_english_after_the_switch(
     conn: Connection,
     live_server: LiveServer,
     browser: Browser,
+    settings: Settings,
 ) -> None:
     agency = await make_agency(conn, "Loud Agency")
-    contact = await contact_token(conn, "13800138000")
-    ref = await file_complaint(api, contact, agency.id)
+    contact = await contact_session(conn, "13800138000")
+    ref = await file_dispute(conn, settings, contact, agency.id)
     await conn.execute("UPDATE disputes SET agency_due_at = now() - interval '2 days' WHERE ref = $1", ref)
     reviewer = await make_staff(conn, "reviewer")
     context = await browser.new_context(

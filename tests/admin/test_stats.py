@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from registry.database import Connection
-from tests.factories import auth, contact_token, file_complaint, key_of, make_agency, staff_token
+from registry.settings import Settings
+from tests.factories import auth, contact_session, file_dispute, key_of, make_agency, staff_token
 
 
-async def test_figures_per_agency(api: httpx.AsyncClient, conn: Connection) -> None:
+async def test_figures_per_agency(api: httpx.AsyncClient, conn: Connection, settings: Settings) -> None:
     busy, quiet, idle = (
         await make_agency(conn, "Busy"),
         await make_agency(conn, "Quiet"),
@@ -41,9 +42,9 @@ async def test_figures_per_agency(api: httpx.AsyncClient, conn: Connection) -> N
         "VALUES ($1, $2, $3, 'call', $4, $5)",
         [(busy.id, key, now, False, "no_permit")] * 3 + [(busy.id, key, now, True, None)] * 2,
     )
-    contact = await contact_token(conn, "13800138000")
-    ref = await file_complaint(api, contact, busy.id)
-    await file_complaint(api, contact, busy.id)
+    contact = await contact_session(conn, "13800138000")
+    ref = await file_dispute(conn, settings, contact, busy.id)
+    await file_dispute(conn, settings, contact, busy.id)
     reviewer = await staff_token(api, conn)
     await api.post(
         f"/v1/admin/disputes/{ref}/decision",

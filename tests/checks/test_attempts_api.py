@@ -11,8 +11,8 @@ from registry.agencies import queries as agencies
 from registry.database import Connection
 from registry.permits import revoke_contradicted_permits
 from registry.settings import Settings
-from tests.checks.test_checks_api import fields, problem
 from tests.factories import add_rule, bearer, key_of, make_agency_with_key
+from tests.problems import fields, problem
 
 CONTACT = "13800138000"
 

@@ -14,24 +14,11 @@ import pytest
 from registry.agencies import queries as agencies
 from registry.database import Connection
 from tests.factories import add_rule, bearer, credit_code, key_of, make_agency_with_key
+from tests.problems import fields, problem
 
 CONTACT = "13800138000"
 E164 = "+8613800138000"
 BORROWER = "13912345678"
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, object] = response.json()
-    assert body["status"] == status
-    return body
-
-
-def fields(body: dict[str, object]) -> list[str]:
-    errors = body["errors"]
-    assert isinstance(errors, list)
-    return [e["field"] for e in errors]
 
 
 async def test_first_check_allows_once_then_the_limit_denies(api: httpx.AsyncClient, conn: Connection) -> None:

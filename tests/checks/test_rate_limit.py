@@ -8,8 +8,8 @@ import pytest
 
 from registry.database import Connection
 from registry.settings import Settings
-from tests.checks.test_checks_api import problem
 from tests.factories import bearer, make_agency_with_key
+from tests.problems import problem
 
 
 @pytest.fixture

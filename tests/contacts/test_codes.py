@@ -7,18 +7,11 @@ from datetime import datetime
 import httpx
 
 from registry.database import Connection
-from tests.contacts.conftest import auth, latest_code, sign_in
-from tests.factories import one_row
+from tests.factories import auth, latest_code, one_row, sign_in
+from tests.problems import problem
 
 PHONE = "+8613800138000"
 OTHER = "+8613900139000"
-
-
-def _problem(response: httpx.Response, status: int) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, object] = response.json()
-    return body
 
 
 async def test_code_then_session_then_me(api: httpx.AsyncClient, conn: Connection) -> None:
@@ -52,13 +45,13 @@ async def test_same_answer_for_registered_and_unregistered_numbers(api: httpx.As
 
 async def test_bad_numbers_are_422_naming_the_field(api: httpx.AsyncClient, conn: Connection) -> None:
     for raw in ("12345", "not a number", "+86 138 0013 800012345"):
-        body = _problem(await api.post("/v1/contact/codes", json={"phone": raw}), 422)
-        assert body["errors"] == [{"field": "phone", "detail": body["errors"][0]["detail"]}]  # type: ignore[index]
-    body = _problem(await api.post("/v1/contact/codes", json={"phone": PHONE, "email": "x"}), 400)
+        body = problem(await api.post("/v1/contact/codes", json={"phone": raw}), 422)
+        assert body["errors"] == [{"field": "phone", "detail": body["errors"][0]["detail"]}]
+    body = problem(await api.post("/v1/contact/codes", json={"phone": PHONE, "email": "x"}), 400)
     # The shared error mapper names this field "data" and says "unknown field `email`" in the detail.
     assert "email" in str(body["errors"])
-    body = _problem(await api.post("/v1/contact/sessions", json={"phone": PHONE, "code": "12ab56"}), 422)
-    assert body["errors"][0]["field"] == "code"  # type: ignore[index]
+    body = problem(await api.post("/v1/contact/sessions", json={"phone": PHONE, "code": "12ab56"}), 422)
+    assert body["errors"][0]["field"] == "code"
     assert await conn.fetchval("SELECT count(*) FROM contact_codes") == 0
     assert await conn.fetchval("SELECT count(*) FROM sms_outbox") == 0
 
@@ -71,7 +64,7 @@ async def test_send_limit_per_number_answers_429_with_retry_after(api: httpx.Asy
         )
         assert response.status_code == 202
     blocked = await api.post("/v1/contact/codes", json={"phone": PHONE}, headers={"X-Forwarded-For": "10.1.0.9"})
-    _problem(blocked, 429)
+    problem(blocked, 429)
     assert 3000 < int(blocked.headers["retry-after"]) <= 3601
     assert await conn.fetchval("SELECT count(*) FROM sms_outbox") == 5
     # Another number is not affected.
@@ -84,7 +77,7 @@ async def test_send_limit_per_client_address(api: httpx.AsyncClient, conn: Conne
         response = await api.post("/v1/contact/codes", json={"phone": f"+861380013{n:04d}"}, headers=client)
         assert response.status_code == 202, response.text
     blocked = await api.post("/v1/contact/codes", json={"phone": "+8613800139999"}, headers=client)
-    _problem(blocked, 429)
+    problem(blocked, 429)
     assert int(blocked.headers["retry-after"]) > 0
     other_client = await api.post("/v1/contact/codes", json={"phone": "+8613800139999"})
     assert other_client.status_code == 202
@@ -95,15 +88,15 @@ async def test_fourth_wrong_try_leaves_the_code_and_fifth_voids_it(api: httpx.As
     code = await latest_code(conn, PHONE)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     for _ in range(4):
-        _problem(await api.post("/v1/contact/sessions", json={"phone": PHONE, "code": wrong}), 401)
+        problem(await api.post("/v1/contact/sessions", json={"phone": PHONE, "code": wrong}), 401)
     assert (await api.post("/v1/contact/sessions", json={"phone": PHONE, "code": code})).status_code == 201
 
     await api.post("/v1/contact/codes", json={"phone": OTHER})
     code = await latest_code(conn, OTHER)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     for _ in range(5):
-        _problem(await api.post("/v1/contact/sessions", json={"phone": OTHER, "code": wrong}), 401)
-    _problem(await api.post("/v1/contact/sessions", json={"phone": OTHER, "code": code}), 401)
+        problem(await api.post("/v1/contact/sessions", json={"phone": OTHER, "code": wrong}), 401)
+    problem(await api.post("/v1/contact/sessions", json={"phone": OTHER, "code": code}), 401)
     row = await one_row(conn, "SELECT failures, voided_at FROM contact_codes ORDER BY created_at DESC LIMIT 1")
     assert row["failures"] == 5 and row["voided_at"] is not None
 
@@ -112,16 +105,16 @@ async def test_code_is_single_use_expires_and_a_new_one_voids_the_old(api: httpx
     await api.post("/v1/contact/codes", json={"phone": PHONE})
     code = await latest_code(conn, PHONE)
     assert (await api.post("/v1/contact/sessions", json={"phone": PHONE, "code": code})).status_code == 201
-    _problem(await api.post("/v1/contact/sessions", json={"phone": PHONE, "code": code}), 401)
+    problem(await api.post("/v1/contact/sessions", json={"phone": PHONE, "code": code}), 401)
 
     await api.post("/v1/contact/codes", json={"phone": PHONE})
     old = await latest_code(conn, PHONE)
     await api.post("/v1/contact/codes", json={"phone": PHONE})
     new = await latest_code(conn, PHONE)
     if old != new:
-        _problem(await api.post("/v1/contact/sessions", json={"phone": PHONE, "code": old}), 401)
+        problem(await api.post("/v1/contact/sessions", json={"phone": PHONE, "code": old}), 401)
     await conn.execute("UPDATE contact_codes SET expires_at = now() - interval '1 second' WHERE voided_at IS NULL")
-    _problem(await api.post("/v1/contact/sessions", json={"phone": PHONE, "code": new}), 401)
+    problem(await api.post("/v1/contact/sessions", json={"phone": PHONE, "code": new}), 401)
 
 
 async def test_try_limit_per_number_holds_across_codes(api: httpx.AsyncClient, conn: Connection) -> None:
@@ -138,7 +131,7 @@ async def test_try_limit_per_number_holds_across_codes(api: httpx.AsyncClient, c
     code = await latest_code(conn, PHONE)
     # Even the right code waits: ten wrong tries in the hour lock the number for the rest of it.
     blocked = await api.post("/v1/contact/sessions", json={"phone": PHONE, "code": code})
-    _problem(blocked, 429)
+    problem(blocked, 429)
     assert 3000 < int(blocked.headers["retry-after"]) <= 3601
 
 
@@ -149,10 +142,10 @@ async def test_try_limit_per_client_address(api: httpx.AsyncClient, conn: Connec
         response = await api.post("/v1/contact/sessions", json={"phone": phone, "code": "000000"}, headers=client)
         assert response.status_code == 401
     blocked = await api.post("/v1/contact/sessions", json={"phone": "+8613800149999", "code": "000000"}, headers=client)
-    _problem(blocked, 429)
+    problem(blocked, 429)
     assert int(blocked.headers["retry-after"]) > 0
     other = await api.post("/v1/contact/sessions", json={"phone": "+8613800149999", "code": "000000"})
-    _problem(other, 401)
+    problem(other, 401)
 
 
 async def test_codes_and_tokens_are_stored_only_as_hashes(api: httpx.AsyncClient, conn: Connection) -> None:
@@ -171,12 +164,12 @@ async def test_logout_ends_the_token(api: httpx.AsyncClient, conn: Connection) -
     token = await sign_in(api, conn, PHONE)
     assert (await api.get("/v1/contact/me", headers=auth(token))).status_code == 200
     assert (await api.delete("/v1/contact/sessions", headers=auth(token))).status_code == 204
-    _problem(await api.get("/v1/contact/me", headers=auth(token)), 401)
-    _problem(await api.get("/v1/contact/me"), 401)
-    _problem(await api.get("/v1/contact/me", headers=auth("ct_made_up")), 401)
+    problem(await api.get("/v1/contact/me", headers=auth(token)), 401)
+    problem(await api.get("/v1/contact/me"), 401)
+    problem(await api.get("/v1/contact/me", headers=auth("ct_made_up")), 401)
 
 
 async def test_expired_session_is_refused(api: httpx.AsyncClient, conn: Connection) -> None:
     token = await sign_in(api, conn, PHONE)
     await conn.execute("UPDATE contact_sessions SET expires_at = now() - interval '1 second'")
-    _problem(await api.get("/v1/contact/me", headers=auth(token)), 401)
+    problem(await api.get("/v1/contact/me", headers=auth(token)), 401)

@@ -8,23 +8,20 @@ from uuid import UUID
 import httpx
 import pytest
 
-from registry import phones
 from registry.contacts import rules
 from registry.contacts.schemas import RuleRequest
 from registry.database import Connection
 from registry.errors import Unauthorized
 from registry.sessions.contact import session_from_token
 from registry.settings import Settings
-from tests.conftest import TEST_PEPPER
-from tests.contacts.conftest import auth, sign_in
-from tests.factories import bearer, make_agency, make_agency_with_key, one_row
+from tests.factories import auth, bearer, contact_session, key_of, make_agency, make_agency_with_key, one_row, sign_in
 
 PHONE = "+8613800138000"
 BORROWER = "+8613700137000"
 
 
 async def test_refuse_all_gives_a_receipt_in_the_callers_language(api: httpx.AsyncClient, conn: Connection) -> None:
-    token = await sign_in(api, conn, PHONE)
+    token = await contact_session(conn, PHONE)
     added = await api.post("/v1/contact/rules", json={"kind": "refuse"}, headers=auth(token))
     assert added.status_code == 201, added.text
     body = added.json()
@@ -42,7 +39,7 @@ async def test_refuse_all_gives_a_receipt_in_the_callers_language(api: httpx.Asy
 
 async def test_consent_defaults_to_180_days_and_names_its_scope(api: httpx.AsyncClient, conn: Connection) -> None:
     agency = await make_agency(conn, "示例资产管理有限公司")
-    token = await sign_in(api, conn, PHONE)
+    token = await contact_session(conn, PHONE)
     added = await api.post(
         "/v1/contact/rules",
         json={"kind": "consent", "agency_id": str(agency.id), "borrower_phone": "137 0013 7000"},
@@ -55,7 +52,7 @@ async def test_consent_defaults_to_180_days_and_names_its_scope(api: httpx.Async
     expires = datetime.fromisoformat(rule["expires_at"])
     assert abs(expires - (datetime.now(UTC) + timedelta(days=180))) < timedelta(minutes=5)
     stored = await one_row(conn, "SELECT borrower_key, borrower_hint FROM rules")
-    assert bytes(stored["borrower_key"]) == phones.phone_key(BORROWER, TEST_PEPPER)
+    assert bytes(stored["borrower_key"]) == key_of(BORROWER)
     assert "13700137000" not in str(dict(stored))
 
 
@@ -63,7 +60,7 @@ async def test_bad_rules_are_422_naming_the_field_and_nothing_is_saved(
     api: httpx.AsyncClient, conn: Connection
 ) -> None:
     agency = await make_agency(conn)
-    token = await sign_in(api, conn, PHONE)
+    token = await contact_session(conn, PHONE)
     now = datetime.now(UTC)
     cases = [
         ({"kind": "consent"}, "agency_id"),
@@ -104,8 +101,8 @@ async def test_rules_need_a_contact_session(api: httpx.AsyncClient, conn: Connec
 
 
 async def test_withdraw_gives_a_receipt_and_only_the_owner_can(api: httpx.AsyncClient, conn: Connection) -> None:
-    token = await sign_in(api, conn, PHONE)
-    other = await sign_in(api, conn, "+8613900139000")
+    token = await contact_session(conn, PHONE)
+    other = await contact_session(conn, "+8613900139000")
     rule = (await api.post("/v1/contact/rules", json={"kind": "refuse"}, headers=auth(token))).json()["rule"]
     assert (await api.delete(f"/v1/contact/rules/{rule['id']}", headers=auth(other))).status_code == 404
     withdrawn = await api.delete(f"/v1/contact/rules/{rule['id']}", headers=auth(token, "en"))
@@ -147,9 +144,9 @@ async def test_me_lists_recent_checks_and_disputes_of_this_number_only(
     api: httpx.AsyncClient, conn: Connection
 ) -> None:
     agency = await make_agency(conn, "Example Collections")
-    token = await sign_in(api, conn, PHONE)
-    key = phones.phone_key(PHONE, TEST_PEPPER)
-    other_key = phones.phone_key("+8613900139000", TEST_PEPPER)
+    token = await contact_session(conn, PHONE)
+    key = key_of(PHONE)
+    other_key = key_of("+8613900139000")
     insert = "INSERT INTO checks (agency_id, phone_key, decision, reason, checked_at) VALUES ($1, $2, $3, $4, $5)"
     now = datetime.now(UTC)
     await conn.execute(insert, agency.id, key, "allow", "no_record", now - timedelta(days=2))
@@ -172,10 +169,11 @@ async def test_me_lists_recent_checks_and_disputes_of_this_number_only(
 
 async def test_erase_removes_rules_and_sessions_and_keeps_the_logs(api: httpx.AsyncClient, conn: Connection) -> None:
     agency = await make_agency(conn)
+    # Signed in over HTTP, so there is a code to erase too.
     token = await sign_in(api, conn, PHONE)
     await api.post("/v1/contact/rules", json={"kind": "refuse"}, headers=auth(token))
     await api.post("/v1/contact/rules", json={"kind": "consent", "agency_id": str(agency.id)}, headers=auth(token))
-    key = phones.phone_key(PHONE, TEST_PEPPER)
+    key = key_of(PHONE)
     await conn.execute(
         "INSERT INTO checks (agency_id, phone_key, decision, reason) VALUES ($1, $2, 'deny', 'refused')", agency.id, key
     )
@@ -191,7 +189,7 @@ async def test_erase_removes_rules_and_sessions_and_keeps_the_logs(api: httpx.As
 async def test_a_rule_change_in_flight_during_erasure_writes_nothing(
     api: httpx.AsyncClient, conn: Connection, settings: Settings
 ) -> None:
-    token = await sign_in(api, conn, PHONE)
+    token = await contact_session(conn, PHONE)
     # A request authenticated just before the erasure, which reaches its write after it.
     contact = await session_from_token(conn, token)
     rule = (await api.post("/v1/contact/rules", json={"kind": "refuse"}, headers=auth(token))).json()["rule"]
@@ -200,7 +198,7 @@ async def test_a_rule_change_in_flight_during_erasure_writes_nothing(
         await rules.add_rule(conn, settings, contact, RuleRequest(kind="refuse"))
     with pytest.raises(Unauthorized):
         await rules.withdraw_rule(conn, settings, contact, UUID(rule["id"]))
-    key = phones.phone_key(PHONE, TEST_PEPPER)
+    key = key_of(PHONE)
     assert await conn.fetchval("SELECT count(*) FROM rules WHERE phone_key = $1", key) == 0
     assert await conn.fetchval("SELECT count(*) FROM contact_receipts WHERE phone_key = $1", key) == 0
 
@@ -208,7 +206,7 @@ async def test_a_rule_change_in_flight_during_erasure_writes_nothing(
 async def test_refusal_and_withdrawal_change_what_agencies_hear(api: httpx.AsyncClient, conn: Connection) -> None:
     _, key = await make_agency_with_key(conn, "Example Collections")
     _, early_key = await make_agency_with_key(conn, "Early Lender")
-    token = await sign_in(api, conn, PHONE)
+    token = await contact_session(conn, PHONE)
     early = (await api.post("/v1/checks", json={"phone": PHONE}, headers=bearer(early_key))).json()
     assert (early["decision"], early["reason"]) == ("allow", "no_record")
 
@@ -232,7 +230,7 @@ async def test_refusal_and_withdrawal_change_what_agencies_hear(api: httpx.Async
 
 async def test_withdrawn_consent_revokes_its_permits(api: httpx.AsyncClient, conn: Connection) -> None:
     agency, key = await make_agency_with_key(conn)
-    token = await sign_in(api, conn, PHONE)
+    token = await contact_session(conn, PHONE)
     consent = await api.post(
         "/v1/contact/rules", json={"kind": "consent", "agency_id": str(agency.id)}, headers=auth(token)
     )

@@ -5,18 +5,21 @@ from __future__ import annotations
 import httpx
 
 from registry.database import Connection
-from tests.factories import auth, bearer, contact_token, file_complaint, make_agency_with_key, staff_token
+from registry.settings import Settings
+from tests.factories import auth, bearer, contact_session, file_dispute, make_agency_with_key, staff_token
 
 PHONE = "+86 138 0013 8000"
 
 
-async def test_agency_sees_its_own_disputes_masked_and_answers(api: httpx.AsyncClient, conn: Connection) -> None:
+async def test_agency_sees_its_own_disputes_masked_and_answers(
+    api: httpx.AsyncClient, conn: Connection, settings: Settings
+) -> None:
     agency_a, key_a = await make_agency_with_key(conn, "Agency A")
     agency_b, key_b = await make_agency_with_key(conn, "Agency B")
-    contact = await contact_token(conn, PHONE)
-    ref = await file_complaint(api, contact, agency_a.id)
-    other = await file_complaint(api, contact, agency_b.id)
-    await file_complaint(api, contact, None, caller_name="unknown caller")
+    contact = await contact_session(conn, PHONE)
+    ref = await file_dispute(conn, settings, contact, agency_a.id)
+    other = await file_dispute(conn, settings, contact, agency_b.id)
+    await file_dispute(conn, settings, contact, None, caller_name="unknown caller")
 
     listed = await api.get("/v1/disputes", headers=bearer(key_a))
     assert listed.status_code == 200, listed.text
@@ -58,10 +61,12 @@ async def test_agency_sees_its_own_disputes_masked_and_answers(api: httpx.AsyncC
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'dispute.respond'") == 1
 
 
-async def test_agency_api_needs_a_key_and_valid_input(api: httpx.AsyncClient, conn: Connection) -> None:
+async def test_agency_api_needs_a_key_and_valid_input(
+    api: httpx.AsyncClient, conn: Connection, settings: Settings
+) -> None:
     agency, key = await make_agency_with_key(conn)
-    contact = await contact_token(conn, PHONE)
-    ref = await file_complaint(api, contact, agency.id)
+    contact = await contact_session(conn, PHONE)
+    ref = await file_dispute(conn, settings, contact, agency.id)
     assert (await api.get("/v1/disputes")).status_code == 401
     assert (await api.get("/v1/disputes", headers=bearer("rk_wrong"))).status_code == 401
     bad_status = await api.get("/v1/disputes?status=lost", headers=bearer(key))
@@ -73,10 +78,10 @@ async def test_agency_api_needs_a_key_and_valid_input(api: httpx.AsyncClient, co
     assert (await api.get("/v1/disputes/D-2026-ZZZZZZ", headers=bearer(key))).status_code == 404
 
 
-async def test_closed_disputes_take_no_answers(api: httpx.AsyncClient, conn: Connection) -> None:
+async def test_closed_disputes_take_no_answers(api: httpx.AsyncClient, conn: Connection, settings: Settings) -> None:
     agency, key = await make_agency_with_key(conn)
-    contact = await contact_token(conn, PHONE)
-    ref = await file_complaint(api, contact, agency.id)
+    contact = await contact_session(conn, PHONE)
+    ref = await file_dispute(conn, settings, contact, agency.id)
     reviewer = await staff_token(api, conn, "reviewer")
     decided = await api.post(
         f"/v1/admin/disputes/{ref}/decision",

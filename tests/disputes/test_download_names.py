@@ -7,7 +7,8 @@ from urllib.parse import unquote
 import httpx
 
 from registry.database import Connection
-from tests.factories import auth, contact_token, file_complaint, make_agency, staff_token
+from registry.settings import Settings
+from tests.factories import auth, contact_session, file_dispute, make_agency, staff_token
 
 GIF = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,"
@@ -16,11 +17,13 @@ GIF = (
 
 
 async def test_a_gif_named_html_downloads_as_gif_with_its_chinese_name(
-    api: httpx.AsyncClient, conn: Connection
+    api: httpx.AsyncClient,
+    conn: Connection,
+    settings: Settings,
 ) -> None:
     agency = await make_agency(conn)
-    contact = await contact_token(conn, "13800138000")
-    ref = await file_complaint(api, contact, agency.id)
+    contact = await contact_session(conn, "13800138000")
+    ref = await file_dispute(conn, settings, contact, agency.id)
     for name in ("x.html", "催收短信截图.html"):
         sent = await api.post(
             f"/v1/contact/disputes/{ref}/attachments", files={"file": (name, GIF, "text/html")}, headers=auth(contact)

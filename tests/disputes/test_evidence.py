@@ -10,7 +10,8 @@ import httpx
 
 from registry.database import Connection
 from registry.disputes import evidence
-from tests.factories import PASSWORD, auth, contact_token, file_complaint, key_of, make_agency, make_staff, staff_token
+from registry.settings import Settings
+from tests.factories import PASSWORD, auth, contact_session, file_dispute, key_of, make_agency, make_staff, staff_token
 
 PHONE = "138 0013 8000"
 # Many checks early in the window (far from the incident), and a few around it.
@@ -22,13 +23,15 @@ ADD_CHECKS = """
 """
 
 
-async def test_a_long_history_shows_the_rows_nearest_the_incident(api: httpx.AsyncClient, conn: Connection) -> None:
+async def test_a_long_history_shows_the_rows_nearest_the_incident(
+    api: httpx.AsyncClient, conn: Connection, settings: Settings
+) -> None:
     agency = await make_agency(conn, "Busy Collect")
     incident = datetime.now(UTC) - timedelta(hours=3)
     await conn.execute(ADD_CHECKS, agency.id, key_of(PHONE), incident - timedelta(days=29), FAR)
     await conn.execute(ADD_CHECKS, agency.id, key_of(PHONE), incident - timedelta(minutes=5), NEAR)
-    contact = await contact_token(conn, PHONE)
-    ref = await file_complaint(api, contact, agency.id, occurred_at=incident.isoformat())
+    contact = await contact_session(conn, PHONE)
+    ref = await file_dispute(conn, settings, contact, agency.id, occurred_at=incident.isoformat())
     reviewer = await staff_token(api, conn, "reviewer")
 
     case = (await api.get(f"/v1/admin/disputes/{ref}", headers=auth(reviewer))).json()["evidence"]
@@ -57,12 +60,12 @@ async def test_a_long_history_shows_the_rows_nearest_the_incident(api: httpx.Asy
     assert "Each list shows the 1000 rows nearest the incident; the counts include all of them." in page.text
 
 
-async def test_a_short_history_is_whole(api: httpx.AsyncClient, conn: Connection) -> None:
+async def test_a_short_history_is_whole(api: httpx.AsyncClient, conn: Connection, settings: Settings) -> None:
     agency = await make_agency(conn)
     incident = datetime.now(UTC) - timedelta(hours=3)
     await conn.execute(ADD_CHECKS, agency.id, key_of(PHONE), incident - timedelta(days=2), 3)
-    contact = await contact_token(conn, PHONE)
-    ref = await file_complaint(api, contact, agency.id, occurred_at=incident.isoformat())
+    contact = await contact_session(conn, PHONE)
+    ref = await file_dispute(conn, settings, contact, agency.id, occurred_at=incident.isoformat())
     reviewer = await staff_token(api, conn, "reviewer")
     case = (await api.get(f"/v1/admin/disputes/{ref}", headers=auth(reviewer))).json()["evidence"]
     assert case["summary"]["checks"] == 3 and case["summary"]["truncated"] is False

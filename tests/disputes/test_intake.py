@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from registry.database import Connection
+from registry.settings import Settings
 from tests.disputes.support import PDF, PNG, wav_bytes
-from tests.factories import auth, complaint, contact_token, file_complaint, key_of, make_agency, one_row
+from tests.factories import auth, complaint, contact_session, file_dispute, key_of, make_agency, one_row
 
 REF = re.compile(r"^D-\d{4}-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{6}$")
 PHONE = "138 0013 8000"
@@ -18,7 +19,7 @@ PHONE = "138 0013 8000"
 
 async def test_complaint_against_an_agency_waits_for_its_answer(api: httpx.AsyncClient, conn: Connection) -> None:
     agency = await make_agency(conn, "Fast Collect")
-    token = await contact_token(conn, PHONE)
+    token = await contact_session(conn, PHONE)
     response = await api.post("/v1/contact/disputes", json=complaint(agency.id), headers=auth(token))
     assert response.status_code == 201, response.text
     filed = response.json()
@@ -48,14 +49,15 @@ async def test_complaint_against_an_agency_waits_for_its_answer(api: httpx.Async
 
 
 async def test_unknown_caller_keeps_only_keys_and_masked_numbers(api: httpx.AsyncClient, conn: Connection) -> None:
-    token = await contact_token(conn, PHONE)
-    ref = await file_complaint(
-        api,
-        token,
+    token = await contact_session(conn, PHONE)
+    body = complaint(
         None,
         caller_name="Legal dept of some bank",
         caller_numbers=["+86 139 0013 9000", "13900139000", "010 6552 9988"],
     )
+    filed = await api.post("/v1/contact/disputes", json=body, headers=auth(token))
+    assert filed.status_code == 201, filed.text
+    ref = filed.json()["ref"]
     shown = (await api.get(f"/v1/contact/disputes/{ref}", headers=auth(token))).json()
     assert shown["status"] == "open"
     assert shown["agency_id"] is None
@@ -67,7 +69,7 @@ async def test_unknown_caller_keeps_only_keys_and_masked_numbers(api: httpx.Asyn
 
 async def test_bad_complaints_name_the_field(api: httpx.AsyncClient, conn: Connection) -> None:
     agency = await make_agency(conn)
-    token = await contact_token(conn, PHONE)
+    token = await contact_session(conn, PHONE)
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     cases = [
         (complaint(agency.id, categories=["rude"]), 400, "categories[0]"),
@@ -100,10 +102,10 @@ async def test_a_contact_session_is_required(api: httpx.AsyncClient, conn: Conne
     assert (await api.get("/v1/contact/disputes/D-2026-AAAAAA")).status_code == 401
 
 
-async def test_attachments_are_typed_by_content(api: httpx.AsyncClient, conn: Connection) -> None:
+async def test_attachments_are_typed_by_content(api: httpx.AsyncClient, conn: Connection, settings: Settings) -> None:
     agency = await make_agency(conn)
-    token = await contact_token(conn, PHONE)
-    ref = await file_complaint(api, token, agency.id)
+    token = await contact_session(conn, PHONE)
+    ref = await file_dispute(conn, settings, token, agency.id)
     url = f"/v1/contact/disputes/{ref}/attachments"
     for name, data, expected in [
         ("call.wav", wav_bytes(), "audio/wav"),
@@ -134,11 +136,13 @@ async def test_attachments_are_typed_by_content(api: httpx.AsyncClient, conn: Co
     assert await conn.fetchval("SELECT count(*) FROM dispute_attachments") == 3
 
 
-async def test_one_contact_never_reaches_anothers_complaint(api: httpx.AsyncClient, conn: Connection) -> None:
+async def test_one_contact_never_reaches_anothers_complaint(
+    api: httpx.AsyncClient, conn: Connection, settings: Settings
+) -> None:
     agency = await make_agency(conn)
-    mine = await contact_token(conn, PHONE)
-    theirs = await contact_token(conn, "139 0013 9000")
-    ref = await file_complaint(api, mine, agency.id)
+    mine = await contact_session(conn, PHONE)
+    theirs = await contact_session(conn, "139 0013 9000")
+    ref = await file_dispute(conn, settings, mine, agency.id)
     assert (await api.get(f"/v1/contact/disputes/{ref}", headers=auth(theirs))).status_code == 404
     assert (await api.delete(f"/v1/contact/disputes/{ref}", headers=auth(theirs))).status_code == 404
     upload = await api.post(
@@ -149,10 +153,10 @@ async def test_one_contact_never_reaches_anothers_complaint(api: httpx.AsyncClie
     assert (await api.get(f"/v1/contact/disputes/{ref}", headers=auth(mine))).json()["status"] == "awaiting_agency"
 
 
-async def test_withdrawal(api: httpx.AsyncClient, conn: Connection) -> None:
+async def test_withdrawal(api: httpx.AsyncClient, conn: Connection, settings: Settings) -> None:
     agency = await make_agency(conn)
-    token = await contact_token(conn, PHONE)
-    ref = await file_complaint(api, token, agency.id)
+    token = await contact_session(conn, PHONE)
+    ref = await file_dispute(conn, settings, token, agency.id)
     response = await api.delete(f"/v1/contact/disputes/{ref}", headers=auth(token))
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "withdrawn"
@@ -165,10 +169,12 @@ async def test_withdrawal(api: httpx.AsyncClient, conn: Connection) -> None:
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'dispute.withdraw'") == 1
 
 
-async def test_concurrent_filings_cannot_pass_the_daily_limit(api: httpx.AsyncClient, conn: Connection) -> None:
-    token = await contact_token(conn, PHONE)
+async def test_concurrent_filings_cannot_pass_the_daily_limit(
+    api: httpx.AsyncClient, conn: Connection, settings: Settings
+) -> None:
+    token = await contact_session(conn, PHONE)
     for _ in range(8):
-        await file_complaint(api, token, caller_name="Legal department")
+        await file_dispute(conn, settings, token, caller_name="Legal department")
     # Requests sent at once all arrive while two slots are left: only two may be filed.
     answers = await asyncio.gather(
         *(

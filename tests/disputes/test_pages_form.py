@@ -11,14 +11,14 @@ from registry.database import Connection
 from registry.disputes import attachments
 from registry.jurisdiction import CHINA
 from tests.disputes.support import PNG
-from tests.factories import contact_token, key_of
+from tests.factories import contact_session, key_of
 
 PHONE = "138 0013 8000"
 
 
 async def signed_in_form(api: httpx.AsyncClient, conn: Connection) -> dict[str, str]:
     """The contact's session cookie, and the CSRF token the form page hands out."""
-    api.cookies.set("contact_session", await contact_token(conn, PHONE))
+    api.cookies.set("contact_session", await contact_session(conn, PHONE))
     form = await api.get("/complaints/new")
     assert form.status_code == 200, form.text
     return {"x-csrftoken": api.cookies["csrftoken"]}

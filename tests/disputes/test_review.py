@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from registry.database import Connection
+from registry.settings import Settings
 from tests.disputes.support import PNG, wav_bytes
 from tests.factories import (
     auth,
     bearer,
-    contact_token,
-    file_complaint,
+    contact_session,
+    file_dispute,
     key_of,
     make_agency,
     make_agency_with_key,
@@ -35,7 +36,9 @@ INSERT_ATTEMPT = """
 """
 
 
-async def test_case_arrives_with_the_agencys_own_logs(api: httpx.AsyncClient, conn: Connection) -> None:
+async def test_case_arrives_with_the_agencys_own_logs(
+    api: httpx.AsyncClient, conn: Connection, settings: Settings
+) -> None:
     agency = await make_agency(conn, "Harsh Collect")
     bystander = await make_agency(conn, "Other Lender")
     key = key_of(PHONE)
@@ -72,8 +75,8 @@ async def test_case_arrives_with_the_agencys_own_logs(api: httpx.AsyncClient, co
     await conn.execute(INSERT_ATTEMPT, agency.id, denied, key, incident, False, "permit_denied")
     await conn.execute(INSERT_ATTEMPT, agency.id, None, key, incident + timedelta(minutes=5), False, "no_permit")
 
-    contact = await contact_token(conn, PHONE)
-    ref = await file_complaint(api, contact, agency.id, occurred_at=incident.isoformat(), call_count=9)
+    contact = await contact_session(conn, PHONE)
+    ref = await file_dispute(conn, settings, contact, agency.id, occurred_at=incident.isoformat(), call_count=9)
     upload = await api.post(
         f"/v1/contact/disputes/{ref}/attachments",
         files={"file": ("call.wav", wav_bytes(), "audio/wav")},
@@ -116,14 +119,16 @@ async def test_case_arrives_with_the_agencys_own_logs(api: httpx.AsyncClient, co
     assert (await api.get(f"/v1/admin/disputes/{ref}", headers=auth(contact))).status_code == 401
 
 
-async def test_unknown_caller_evidence_spans_all_agencies(api: httpx.AsyncClient, conn: Connection) -> None:
+async def test_unknown_caller_evidence_spans_all_agencies(
+    api: httpx.AsyncClient, conn: Connection, settings: Settings
+) -> None:
     first, second = await make_agency(conn), await make_agency(conn)
     key = key_of(PHONE)
     at = datetime.now(UTC) - timedelta(hours=1)
     for agency in (first, second):
         await conn.execute(INSERT_CHECK, uuid.uuid4(), agency.id, key, "deny", "refused", at, None)
-    contact = await contact_token(conn, PHONE)
-    ref = await file_complaint(api, contact, None, caller_numbers=["13900139000"])
+    contact = await contact_session(conn, PHONE)
+    ref = await file_dispute(conn, settings, contact, None, caller_numbers=["13900139000"])
     reviewer = await staff_token(api, conn)
     evidence = (await api.get(f"/v1/admin/disputes/{ref}", headers=auth(reviewer))).json()["evidence"]
     assert evidence["scope"] == "all_agencies"
@@ -136,12 +141,12 @@ async def test_unknown_caller_evidence_spans_all_agencies(api: httpx.AsyncClient
     assert suspend.status_code == 422 and suspend.json()["errors"][0]["field"] == "sanction"
 
 
-async def test_queue_filters_and_overdue_flags(api: httpx.AsyncClient, conn: Connection) -> None:
+async def test_queue_filters_and_overdue_flags(api: httpx.AsyncClient, conn: Connection, settings: Settings) -> None:
     agency_a, agency_b = await make_agency(conn), await make_agency(conn)
-    contact = await contact_token(conn, PHONE)
-    late = await file_complaint(api, contact, agency_a.id)
-    fresh = await file_complaint(api, contact, agency_b.id)
-    unknown = await file_complaint(api, contact, None, caller_name="x")
+    contact = await contact_session(conn, PHONE)
+    late = await file_dispute(conn, settings, contact, agency_a.id)
+    fresh = await file_dispute(conn, settings, contact, agency_b.id)
+    unknown = await file_dispute(conn, settings, contact, None, caller_name="x")
     await conn.execute("UPDATE disputes SET agency_due_at = now() - interval '1 day' WHERE ref = $1", late)
     reviewer = await staff_token(api, conn)
 
@@ -168,10 +173,12 @@ async def test_queue_filters_and_overdue_flags(api: httpx.AsyncClient, conn: Con
     assert (await api.get("/v1/admin/disputes")).status_code == 401
 
 
-async def test_upheld_with_suspension_stops_the_agency_at_once(api: httpx.AsyncClient, conn: Connection) -> None:
+async def test_upheld_with_suspension_stops_the_agency_at_once(
+    api: httpx.AsyncClient, conn: Connection, settings: Settings
+) -> None:
     agency, key = await make_agency_with_key(conn)
-    contact = await contact_token(conn, PHONE)
-    ref = await file_complaint(api, contact, agency.id)
+    contact = await contact_session(conn, PHONE)
+    ref = await file_dispute(conn, settings, contact, agency.id)
     reviewer = await staff_token(api, conn, "reviewer")
     assert (await api.get("/v1/disputes", headers=bearer(key))).status_code == 200
 
@@ -212,10 +219,10 @@ async def test_upheld_with_suspension_stops_the_agency_at_once(api: httpx.AsyncC
     assert actions.index("agency.suspend") < actions.index("dispute.decide")
 
 
-async def test_warning_keeps_the_agency_running(api: httpx.AsyncClient, conn: Connection) -> None:
+async def test_warning_keeps_the_agency_running(api: httpx.AsyncClient, conn: Connection, settings: Settings) -> None:
     agency, key = await make_agency_with_key(conn)
-    contact = await contact_token(conn, PHONE)
-    ref = await file_complaint(api, contact, agency.id)
+    contact = await contact_session(conn, PHONE)
+    ref = await file_dispute(conn, settings, contact, agency.id)
     admin = await staff_token(api, conn, "admin")
     decided = await api.post(
         f"/v1/admin/disputes/{ref}/decision",

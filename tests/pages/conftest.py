@@ -10,7 +10,7 @@ from playwright.async_api import Browser, BrowserContext, Page
 from registry.database import Connection
 from tests.browser import PHONE_SCREEN, screenshot
 from tests.conftest import LiveServer
-from tests.contacts.conftest import latest_code
+from tests.factories import latest_code
 
 
 async def phone_context(browser: Browser, base_url: str, locale: str = "zh-CN") -> BrowserContext:

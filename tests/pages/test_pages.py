@@ -6,18 +6,18 @@ from __future__ import annotations
 import httpx
 from playwright.async_api import Browser, Page, expect
 
+from registry.agencies.queries import IssuedKey
 from registry.database import Connection
 from tests.conftest import LiveServer
-from tests.contacts.conftest import auth, latest_code, sign_in
-from tests.factories import bearer, make_agency, make_agency_with_key, one_row
+from tests.factories import auth, bearer, contact_session, latest_code, make_agency, make_agency_with_key, one_row
 from tests.pages.conftest import phone_context, shot, sign_in_on_page
 
 PHONE = "+8613800138000"
 
 
-async def agency_check(live_server: LiveServer, key: object) -> tuple[str, str]:
+async def agency_check(live_server: LiveServer, key: IssuedKey) -> tuple[str, str]:
     async with httpx.AsyncClient(base_url=live_server.url) as client:
-        response = await client.post("/v1/checks", json={"phone": "13800138000"}, headers=bearer(key))  # type: ignore[arg-type]
+        response = await client.post("/v1/checks", json={"phone": "13800138000"}, headers=bearer(key))
     assert response.status_code == 200, response.text
     body = response.json()
     return body["decision"], body["reason"]
@@ -211,8 +211,8 @@ async def test_too_many_codes_gets_a_plain_message(page: Page, live_server: Live
 async def test_another_persons_receipt_is_a_plain_not_found_page(
     api: httpx.AsyncClient, live_server: LiveServer, conn: Connection
 ) -> None:
-    owner = await sign_in(api, conn, PHONE)
-    other = await sign_in(api, conn, "+8613900139000")
+    owner = await contact_session(conn, PHONE)
+    other = await contact_session(conn, "+8613900139000")
     added = await api.post("/v1/contact/rules", json={"kind": "refuse"}, headers=auth(owner))
     receipt_id = added.json()["receipt"]["id"]
     pages = {}
