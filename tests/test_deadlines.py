@@ -22,9 +22,20 @@ from registry.settings import Settings
 from tests.conftest import TEST_PEPPER, TEST_SESSION_KEY, LiveServer, OwnPostgres
 
 
-def server_processes(pgdata: Path) -> list[psutil.Process]:
+def freeze(pgdata: Path) -> list[psutil.Process]:
+    """SIGSTOP the postmaster, then every backend it has: listed after it stopped, so none forked late is missed.
+
+    (Listed before the app's first requests, a backend the pool opened later kept answering: a flaky test.)
+    """
     postmaster = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
-    return [postmaster, *postmaster.children(recursive=True)]
+    signal_all([postmaster], signal.SIGSTOP)
+    try:
+        children = postmaster.children(recursive=True)
+    except BaseException:
+        signal_all([postmaster], signal.SIGCONT)
+        raise
+    signal_all(children, signal.SIGSTOP)
+    return [postmaster, *children]
 
 
 def signal_all(processes: list[psutil.Process], sig: signal.Signals) -> None:
@@ -55,11 +66,10 @@ async def test_a_frozen_database_answers_503_within_seconds(own_postgres: OwnPos
     )
     server = LiveServer(settings)
     await server.start()
-    processes = server_processes(Path(own_postgres.pgdata))
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             assert (await client.get("/readyz")).status_code == 200
-            signal_all(processes, signal.SIGSTOP)
+            processes = freeze(Path(own_postgres.pgdata))
             try:
                 # The app's logging config replaces the root handlers (and caplog's with them), so
                 # the lines are collected by a handler on the logger itself.
