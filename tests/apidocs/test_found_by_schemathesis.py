@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 
 from registry.database import Connection
-from tests.apidocs.support import signed_in
-from tests.factories import auth, complaint, make_agency, staff_token
+from tests.factories import auth, complaint, contact_session, make_agency, staff_token
 
 
 async def test_a_queue_offset_past_bigint_is_refused_not_a_500(api: httpx.AsyncClient, conn: Connection) -> None:
@@ -19,7 +18,7 @@ async def test_a_queue_offset_past_bigint_is_refused_not_a_500(api: httpx.AsyncC
 
 async def test_a_form_field_that_is_not_utf8_is_refused_not_a_500(api: httpx.AsyncClient, conn: Connection) -> None:
     agency = await make_agency(conn)
-    token = await signed_in(conn, "13800138000")
+    token = await contact_session(conn, "13800138000", minutes=30)
     filed = await api.post("/v1/contact/disputes", json=complaint(agency.id), headers=auth(token))
     boundary = "registry-boundary"
     body = (

@@ -20,9 +20,8 @@ import msgspec
 from registry.database import Connection
 from registry.settings import Settings
 from registry.tokens import token_hash
-from tests.apidocs.support import signed_in
 from tests.conftest import LiveServer
-from tests.factories import add_rule, auth, complaint, credit_code, make_agency_with_key, staff_token
+from tests.factories import add_rule, auth, complaint, contact_session, credit_code, make_agency_with_key, staff_token
 
 # Test cases per operation and phase; about 40 operations. Kept so the whole run stays within about
 # a minute on two shared cores (the CI machine's).
@@ -169,7 +168,7 @@ async def seed(api: httpx.AsyncClient, conn: Connection) -> Seeds:
     the first is not suspended under the run), a contact with a rule and two complaints, an admin."""
     agency, key = await make_agency_with_key(conn)
     other, other_key = await make_agency_with_key(conn)
-    contact = await signed_in(conn, "13800138000")
+    contact = await contact_session(conn, "13800138000", minutes=30)
     rule = await add_rule(conn, "13800138000", "consent", agency_id=other.id)
     refs = []
     for against in (agency, other):
@@ -181,8 +180,8 @@ async def seed(api: httpx.AsyncClient, conn: Connection) -> Seeds:
         agency_key=key.key,
         contact=contact,
         staff=staff,
-        leaving_contact=await signed_in(conn, "13900139000"),
-        erased_contact=await signed_in(conn, "13700137000"),
+        leaving_contact=await contact_session(conn, "13900139000", minutes=30),
+        erased_contact=await contact_session(conn, "13700137000", minutes=30),
         leaving_staff=await staff_token(api, conn, role="reviewer"),
         refs=refs,
         agency_ids=[str(other.id)],
