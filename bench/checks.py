@@ -40,13 +40,16 @@ from registry import database, phones  # noqa: E402
 from registry.agencies import queries as agencies  # noqa: E402
 from registry.checks import queries  # noqa: E402
 from registry.jurisdiction import with_check_character  # noqa: E402
-from registry.settings import Limits  # noqa: E402
+from registry.settings import Limits, NoticeFigures  # noqa: E402
+from registry.sms import sealer_for  # noqa: E402
 from registry.tokens import token_hash  # noqa: E402
 
 PEPPER = bytes.fromhex("5a" * 32)
 SESSION_KEY = bytes.fromhex("6b" * 32)
 BENCH_DB = "registry_bench"
 LIMITS = Limits()
+NOTICE = NoticeFigures()
+SEALER = sealer_for(SESSION_KEY)
 
 
 def number(i: int) -> str:
@@ -176,9 +179,11 @@ async def bare_single(url: str, key: str, contacts: int, concurrency: int, secon
 
     def worker() -> Callable[[], Awaitable[None]]:
         async def step() -> None:
-            phone_key = phones.phone_key(number(rng.randrange(contacts)), PEPPER)
+            e164 = number(rng.randrange(contacts))
+            # As the route does: the number sealed for the notice SMS the check may queue.
+            item = queries.Item(phones.phone_key(e164, PEPPER), None, SEALER.seal_numbers([e164])[0])
             async with pool.acquire() as conn:
-                await queries.check_contacts(conn, key_hash, [(phone_key, None)], LIMITS)  # type: ignore[arg-type]
+                await queries.check_contacts(conn, key_hash, [item], LIMITS, NOTICE)  # type: ignore[arg-type]
 
         return step
 
@@ -266,9 +271,13 @@ async def batches(url: str, port: int, key: str, contacts: int, size: int, runs:
             parse.append(size / (time.perf_counter() - started))
 
             other = sample(contacts, size, rng)
-            keys = [(phones.phone_key(phones.normalize(n), PEPPER), None) for n in other]
+            e164s = [phones.normalize(n) for n in other]
+            keys = [
+                queries.Item(phones.phone_key(e, PEPPER), None, sealed)
+                for e, sealed in zip(e164s, SEALER.seal_numbers(e164s), strict=True)
+            ]
             started = time.perf_counter()
-            await queries.check_contacts(conn, token_hash(key), keys, LIMITS)  # type: ignore[arg-type]
+            await queries.check_contacts(conn, token_hash(key), keys, LIMITS, NOTICE)  # type: ignore[arg-type]
             bare.append(size / (time.perf_counter() - started))
     finally:
         connection.close()

@@ -24,7 +24,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ASGIApp, ControllerRouterHandler, Message, Receive, Scope, Send
 
-from registry import database, maintenance, ratelimit
+from registry import database, jobs, maintenance, ratelimit
 from registry.admin.routes import ROUTES as admin
 from registry.agencies.routes import ROUTES as public_agencies
 from registry.apidocs import document
@@ -66,14 +66,18 @@ def lifespan(settings: Settings) -> Any:
         owner_url = await anyio.to_thread.run_sync(database.database_url, settings)
         await database.migrate_url(owner_url, settings)
         # From here on the service is the least-privileged role (sql/0005_least_privilege.sql).
-        pool = await database.create_pool(database.runtime_url(settings, owner_url), settings)
+        url = database.runtime_url(settings, owner_url)
+        pool = await database.create_pool(url, settings)
         app.state.pool = pool
         app.state.settings = settings
         # Request limits counted where every process sees them (PostgreSQL, or Redis if configured).
         app.state.limiter = ratelimit.limiter_for(pool, settings.redis_url, settings.db_acquire_timeout)
         upkeep = asyncio.create_task(maintenance.keep_partitions_ahead(pool))
+        # The SMS worker (registry/jobs.py) in this process too, unless `registry worker` runs apart.
+        worker = jobs.running(settings, url, pool) if settings.sms_worker else contextlib.nullcontext()
         try:
-            yield
+            async with worker:
+                yield
         finally:
             upkeep.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ import msgspec
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from registry import audit, database
+from registry import audit, database, jobs
 from registry import retention as job
 from registry.admin import cli as admin_cli
 from registry.app import create_app
@@ -42,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--workers", type=int, default=1)
     top.add_parser("migrate", help="apply pending migrations in sql/")
+    worker = top.add_parser(
+        "worker", help="send queued SMS (codes, notices, replies) until stopped; run beside REGISTRY_SMS_WORKER=0 serve"
+    )
+    worker.add_argument("--drain", action="store_true", help="send what is due now, then exit")
 
     agency = top.add_parser("agency", help="lenders and collection agencies").add_subparsers(
         dest="action", required=True
@@ -155,6 +160,33 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if server.started or config.workers > 1 else 1
 
 
+def worker(settings: Settings, args: argparse.Namespace) -> int:
+    """`registry worker`: the SMS worker of registry/jobs.py on its own, until SIGINT or SIGTERM."""
+    asyncio.run(_work(settings, drain=args.drain))
+    return 0
+
+
+async def _work(settings: Settings, *, drain: bool) -> None:
+    owner_url = await asyncio.to_thread(database.database_url, settings)
+    await database.migrate_url(owner_url, settings)
+    url = database.runtime_url(settings, owner_url)
+    pool = await database.create_pool(url, settings)
+    try:
+        if drain:
+            await jobs.drain(settings, url, pool)
+            return
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, stop.set)
+        print("registry worker: sending queued SMS; Ctrl-C stops", file=sys.stderr)
+        await jobs.run(settings, url, pool, stop)
+    finally:
+        await pool.close()
+        if settings.database_url is None:
+            database.release_embedded()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -164,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return serve(settings, args)
+    if args.command == "worker":
+        return worker(settings, args)
     if args.command == "migrate":
         applied = asyncio.run(database.migrate_url(database.database_url(settings), settings))
         output = Output({"applied": applied}, "applied: " + (", ".join(applied) or "nothing, all up to date"))

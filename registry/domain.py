@@ -9,7 +9,9 @@ import msgspec
 RuleKind = Literal["refuse", "consent"]
 RuleState = Literal["active", "expired", "withdrawn"]
 Answer = Literal["allow", "deny"]
-Reason = Literal["no_record", "consent", "refused", "frequency_limit"]
+# notice_pending: the contact has just been (or is being) asked first, see `available_at`;
+# notice_budget: she would have to be asked, but this agency has caused its notices for the day.
+Reason = Literal["no_record", "consent", "refused", "frequency_limit", "notice_pending", "notice_budget"]
 Channel = Literal["call", "sms", "visit"]
 Violation = Literal["no_permit", "permit_denied", "permit_expired", "permit_revoked", "permit_used"]
 RevokeReason = Literal["refused", "consent_withdrawn", "erased"]

@@ -29,12 +29,73 @@ class Jurisdiction:
     # The registry's name at the start of every SMS it sends.
     sms_signature: str
 
+    # Legal-form endings an agency's name may lose in an SMS that would not fit otherwise.
+    agency_suffixes: tuple[str, ...] = ()
+
     def code_sms(self, code: str, minutes: int) -> str:
         """The one-time code SMS. Both languages: it goes out before we know which one the person reads."""
         return (
             f"{self.sms_signature}验证码 {code}，{minutes} 分钟内有效。"
             f"Contact registry code: {code}, valid {minutes} minutes."
         )
+
+    def notice_sms(self, agency: str, link: str) -> str:
+        """The notice before the first call: who will call about someone else's debt, that the contact owes
+        nothing and "harbouring" (包庇) is a false threat, reply TD, the link. At most two segments.
+
+        The English line says the essentials only: two segments hold no more. The agency's name gives
+        way first (its legal form, then its end) when the link is long.
+        """
+
+        def text(name: str) -> str:
+            return (
+                f"{self.sms_signature}{name}将为他人欠款致电您。您不欠款，“包庇”之说不实。拒绝点链接或回TD。"
+                f"You owe nothing. Reply TD to refuse all. {link}"
+            )
+
+        name = agency.strip()
+        room = MAX_SMS_UNITS - utf16_units(text(""))
+        if utf16_units(name) > room:
+            for suffix in self.agency_suffixes:
+                if name.endswith(suffix) and len(name) > len(suffix):
+                    name = name[: -len(suffix)]
+                    break
+        cut = max(room - 1, 4)  # a long link leaves the name at least its first four characters
+        if utf16_units(name) > room and len(name) > cut + 1:
+            name = name[:cut] + "…"
+        return text(name)
+
+    def confirmation_sms(self, reference: str) -> str:
+        """The answer to a refusal by SMS reply, with the receipt's reference."""
+        return (
+            f"{self.sms_signature}已登记：拒绝所有催收来电。回执号 {reference}。"
+            f"Recorded: no collection calls. Receipt {reference}."
+        )
+
+    def help_sms(self, link: str) -> str:
+        """The answer to any other reply (at most one a day per number)."""
+        return (
+            f"{self.sms_signature}回复TD拒绝所有催收来电。查看与管理：{link} "
+            f"Reply TD to refuse all collection calls. More: {link}"
+        )
+
+
+# Two concatenated SMS in UCS-2 (any Chinese character makes a message UCS-2): 2 x 67 code units.
+MAX_SMS_UNITS = 134
+
+
+def utf16_units(text: str) -> int:
+    """What an SMS in UCS-2 counts: UTF-16 code units (a character outside the BMP is two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS a text takes: GSM 7-bit when plain ASCII (160, or 153 per part), else UCS-2 (70, or 67)."""
+    if text.isascii():
+        single, part, units = 160, 153, len(text)
+    else:
+        single, part, units = 70, 67, utf16_units(text)
+    return 1 if units <= single else -(-units // part)
 
 
 # ---- China --------------------------------------------------------------------------------------
@@ -79,6 +140,7 @@ CHINA = Jurisdiction(
     agency_id_field="credit_code",
     check_agency_id=check_credit_code,
     sms_signature="【催收联系人登记】",
+    agency_suffixes=("股份有限公司", "有限责任公司", "有限公司"),
 )
 
 JURISDICTIONS = {CHINA.code: CHINA}

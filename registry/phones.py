@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import unicodedata
+from collections.abc import Collection
+from typing import NamedTuple
 
 import phonenumbers
+from phonenumbers import PhoneNumberType
 
 from registry.errors import InvalidInput
 
@@ -14,8 +17,31 @@ from registry.errors import InvalidInput
 MAX_RAW_LENGTH = 64
 
 
+# What can receive an SMS. FIXED_LINE_OR_MOBILE is a region (the US, say) whose plans do not tell them apart.
+TEXTABLE = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+
+
+class Number(NamedTuple):
+    e164: str
+    region: str  # phonenumbers' region of the number ("CN"; "001" for satellite, freephone and other global ones)
+    mobile: bool  # a mobile number (or one its region's plan cannot tell from one)
+
+    def can_text(self, regions: Collection[str]) -> bool:
+        """Whether we send this number an SMS: a mobile of one of `regions` (REGISTRY_SMS_REGIONS).
+
+        Not satellite, international freephone, premium or landline numbers, nor other countries':
+        an SMS to those costs the most and is what SMS pumping abuses.
+        """
+        return self.mobile and self.region in regions
+
+
 def normalize(raw: str, region: str = "CN", *, field: str = "phone") -> str:
-    """Parse to E.164, or raise InvalidInput naming the field.
+    """Parse to E.164, or raise InvalidInput naming the field (see `parse`)."""
+    return parse(raw, region, field=field).e164
+
+
+def parse(raw: str, region: str = "CN", *, field: str = "phone") -> Number:
+    """Parse to E.164 with the number's region and kind, or raise InvalidInput naming the field.
 
     Full-width digits and the international prefix 00 are folded first, so
     `１３８…`, `0086 138…` and `+86-138-…` are one number.
@@ -35,9 +61,20 @@ def normalize(raw: str, region: str = "CN", *, field: str = "phone") -> str:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         raise InvalidInput(field, "not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
+    # number_type is what is_valid_number computes (UNKNOWN: not valid), so the kind costs nothing more.
+    kind = phonenumbers.number_type(number)
+    if kind == PhoneNumberType.UNKNOWN:
         raise InvalidInput(field, "not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return Number(
+        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        region=phonenumbers.region_code_for_number(number) or "",
+        mobile=kind in TEXTABLE,
+    )
+
+
+def textable(e164: str, regions: Collection[str]) -> bool:
+    """`Number.can_text` for a number already in E.164."""
+    return parse(e164).can_text(regions)
 
 
 def phone_key(e164: str, pepper: bytes) -> bytes:

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 import phonenumbers
@@ -41,12 +42,21 @@ class ContactLimits(msgspec.Struct, frozen=True, kw_only=True):
 
     code_minutes: int = 10
     code_max_failures: int = 5
-    code_sends_per_phone_hour: int = 5
     code_sends_per_client_hour: int = 20
-    code_failures_per_phone_hour: int = 10
     code_failures_per_client_hour: int = 30
     session_minutes: int = 30
     sms_attempts: int = 3
+
+
+class NoticeFigures(msgspec.Struct, frozen=True, kw_only=True):
+    """Ask first (docs/design.md): the notice a contact gets before the first call, its hold, its budget."""
+
+    # Checks answer notice_pending for this long after a notice; 0 keeps the notice but drops the hold.
+    hours: int = 24
+    # No second notice to one contact within this many days.
+    min_days: int = 30
+    # Notices one agency may cause in 24 hours (staff may set an agency's own); beyond, notice_budget.
+    daily_per_agency: int = 5000
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,6 +96,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     staff_sign_ins_per_minute: int = 60
     sms_webhook_url: str | None = None
     sms_webhook_secret: str | None = None
+    # SMS go only to mobile numbers of these regions (SMS pumping: no satellite, freephone or landline).
+    sms_regions: tuple[str, ...] = ("CN",)
+    # `registry serve` runs an SMS worker in each process; off when `registry worker` runs apart.
+    sms_worker: bool = True
+    notice: NoticeFigures = NoticeFigures()
+    # Where contacts reach the pages: the notice SMS links here (`{public_url}/n/{token}`).
+    public_url: str = "http://127.0.0.1:8000"
     secure_cookies: bool = False
     # How long call records (checks, permits, attempts) are kept; the jurisdiction's term unless overridden.
     record_retention_days: int = CHINA.record_retention_days
@@ -115,6 +132,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         webhook = env.get("REGISTRY_SMS_WEBHOOK_URL") or None
         if webhook is not None and not webhook.startswith(("https://", "http://")):
             raise SettingsError("REGISTRY_SMS_WEBHOOK_URL must be an http(s) URL")
+        public_url = _public_url(env, mode)
         pepper = _secret(env, "REGISTRY_PEPPER")
         session_key = _secret(env, "REGISTRY_SESSION_KEY")
         # The Ed25519 key that signs receipts and the audit head (32-byte seed, hex).
@@ -127,6 +145,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     ("REGISTRY_SESSION_KEY", session_key),
                     ("REGISTRY_RECEIPT_KEY", receipt_key),
                     ("REGISTRY_SMS_WEBHOOK_URL", webhook),
+                    # Outbound SMS are signed with it and inbound replies must be.
+                    ("REGISTRY_SMS_WEBHOOK_SECRET", env.get("REGISTRY_SMS_WEBHOOK_SECRET")),
+                    ("REGISTRY_PUBLIC_URL", public_url),
                     ("DATABASE_URL", env.get("DATABASE_URL")),
                 )
                 if not value
@@ -165,6 +186,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             staff_sign_ins_per_minute=_int(env, "REGISTRY_STAFF_SIGN_INS_PER_MINUTE", 60, minimum=1),
             sms_webhook_url=webhook,
             sms_webhook_secret=env.get("REGISTRY_SMS_WEBHOOK_SECRET") or None,
+            sms_regions=_regions(env, "REGISTRY_SMS_REGIONS", ("CN",)),
+            sms_worker=_flag(env, "REGISTRY_SMS_WORKER", default=True),
+            notice=NoticeFigures(
+                hours=_int(env, "REGISTRY_NOTICE_HOURS", 24, minimum=0, maximum=24 * 30),
+                min_days=_int(env, "REGISTRY_NOTICE_MIN_DAYS", 30, minimum=1, maximum=3660),
+                daily_per_agency=_int(env, "REGISTRY_NOTICE_DAILY_PER_AGENCY", 5000, minimum=0),
+            ),
+            public_url=public_url or "http://127.0.0.1:8000",
             secure_cookies=mode == "production",
             record_retention_days=_int(
                 env, "REGISTRY_RECORD_RETENTION_DAYS", jurisdiction.record_retention_days, minimum=1
@@ -237,6 +266,41 @@ def _secret(env: Mapping[str, str], name: str) -> bytes:
     if len(value) < 32:
         raise SettingsError(f"{name} must be at least 32 bytes (64 hex digits)")
     return value
+
+
+def _public_url(env: Mapping[str, str], mode: str) -> str:
+    """REGISTRY_PUBLIC_URL without a trailing slash; "" when unset (production then refuses to start)."""
+    raw = env.get("REGISTRY_PUBLIC_URL", "").strip().rstrip("/")
+    if not raw:
+        return "" if mode == "production" else "http://127.0.0.1:8000"
+    parts = urlsplit(raw)
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+        raise SettingsError("REGISTRY_PUBLIC_URL must be an http(s) URL such as https://registry.example.cn")
+    if mode == "production" and parts.scheme != "https":
+        raise SettingsError("REGISTRY_PUBLIC_URL must be https in production: the notice SMS links there")
+    return raw
+
+
+def _regions(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    regions = tuple(part.strip().upper() for part in raw.split(",") if part.strip())
+    unknown = [region for region in regions if region not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown:
+        raise SettingsError(f"{name}: {', '.join(unknown)} is not a region phonenumbers knows (e.g. CN,HK)")
+    return regions
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1 or 0, not {raw!r}")
 
 
 def _region(env: Mapping[str, str], default: str) -> str:

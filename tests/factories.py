@@ -32,6 +32,8 @@ from registry.sessions import staff as accounts
 from registry.sessions.contact import session_from_token, start_session
 from registry.settings import Settings
 from tests.conftest import TEST_PEPPER
+from tests.sms import CODE as SMS_CODE
+from tests.sms import all_sent
 
 _counter = itertools.count()
 
@@ -100,8 +102,12 @@ CODE = re.compile(r"(\d{6})")
 
 
 async def latest_code(conn: Connection, e164: str) -> str:
-    """The code in the newest outbox message for this number (what the person reads on their phone)."""
-    body = await conn.fetchval("SELECT body FROM sms_outbox WHERE phone = $1 ORDER BY id DESC LIMIT 1", e164)
+    """The code in the newest code SMS for this number (what the person reads on their phone), once the
+    SMS worker has sent what was queued (codes go through the job queue, a moment after the request)."""
+    await all_sent(conn)
+    body = await conn.fetchval(
+        "SELECT body FROM sms_outbox WHERE phone = $1 AND body LIKE $2 ORDER BY id DESC LIMIT 1", e164, f"%{SMS_CODE}%"
+    )
     assert body is not None, f"no SMS in the outbox for {e164}"
     match = CODE.search(body)
     assert match is not None, body

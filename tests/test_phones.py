@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from registry import phones
 from registry.errors import InvalidInput
 from registry.phones import mask, normalize, phone_key
 
@@ -91,3 +92,24 @@ def test_invalid_numbers_raise_a_field_error(bad: str) -> None:
     with pytest.raises(InvalidInput) as error:
         normalize(bad, field="borrower_phone")
     assert error.value.field == "borrower_phone"
+
+
+@pytest.mark.parametrize(
+    ("number", "textable"),
+    [
+        ("+8613800138000", True),  # a mainland mobile
+        ("+8617012345678", True),  # a virtual operator's mobile
+        ("+861058501234", False),  # a Beijing landline
+        ("+14155550123", False),  # a US number: not one of REGISTRY_SMS_REGIONS
+        ("+881612345678", False),  # a satellite phone
+        ("+80012345678", False),  # international freephone
+        ("+85251234567", False),  # a Hong Kong mobile, outside CN
+    ],
+)
+def test_only_mobiles_of_the_sms_regions_get_our_sms(number: str, textable: bool) -> None:
+    assert phones.parse(number).can_text(("CN",)) is textable
+    assert phones.textable(number, ("CN",)) is textable
+
+
+def test_another_region_can_be_added() -> None:
+    assert phones.parse("+85251234567").can_text(("CN", "HK"))

@@ -117,12 +117,21 @@ class AdminPages(Controller):
     async def agency(
         self,
         conn: NamedDependency[Connection],
+        settings: NamedDependency[Settings],
         staff: NamedDependency[Staff],
         texts: NamedDependency[Texts],
         agency_id: FromPath[UUID],
     ) -> Template:
         agency = await agencies.get_agency(conn, agency_id)
-        return view(texts, "agency", staff, agency=agency, keys=await agencies.list_keys(conn, agency.id), new_key=None)
+        return view(
+            texts,
+            "agency",
+            staff,
+            agency=agency,
+            keys=await agencies.list_keys(conn, agency.id),
+            new_key=None,
+            default_budget=settings.notice.daily_per_agency,
+        )
 
     @post("/agencies/{agency_id:uuid}/status", status_code=303, dependencies=PAGE_ADMIN)
     async def set_status(
@@ -141,6 +150,7 @@ class AdminPages(Controller):
     async def issue_key(
         self,
         conn: NamedDependency[Connection],
+        settings: NamedDependency[Settings],
         staff: NamedDependency[Staff],
         texts: NamedDependency[Texts],
         agency_id: FromPath[UUID],
@@ -149,8 +159,30 @@ class AdminPages(Controller):
         issued = await agencies.issue_key(conn, agency_id, staff.actor)
         agency = await agencies.get_agency(conn, agency_id)
         return view(
-            texts, "agency", staff, agency=agency, keys=await agencies.list_keys(conn, agency.id), new_key=issued
+            texts,
+            "agency",
+            staff,
+            agency=agency,
+            keys=await agencies.list_keys(conn, agency.id),
+            new_key=issued,
+            default_budget=settings.notice.daily_per_agency,
         )
+
+    @post("/agencies/{agency_id:uuid}/notice-budget", status_code=303, dependencies=PAGE_ADMIN)
+    async def set_notice_budget(
+        self,
+        request: Request[Any, Any, Any],
+        conn: NamedDependency[Connection],
+        staff: NamedDependency[Staff],
+        agency_id: FromPath[UUID],
+    ) -> Redirect:
+        """An empty field returns the agency to the default budget."""
+        form = await request.form()
+        raw = str(form.get("daily") or "").strip()
+        if raw and not (raw.isdecimal() and len(raw) <= 7):
+            raise InvalidInput("daily", "a whole number from 0 to 1,000,000, or empty for the default")
+        await agencies.set_notice_budget(conn, agency_id, int(raw) if raw else None, staff.actor)
+        return Redirect(path=f"/admin/agencies/{agency_id}", status_code=303)
 
     @post("/keys/{key_id:uuid}/revoke", status_code=303, dependencies=PAGE_ADMIN)
     async def revoke_key(
@@ -164,6 +196,7 @@ class AdminPages(Controller):
         self,
         request: Request[Any, Any, Any],
         conn: NamedDependency[Connection],
+        settings: NamedDependency[Settings],
         staff: NamedDependency[Staff],
         texts: NamedDependency[Texts],
     ) -> Template:
@@ -173,7 +206,9 @@ class AdminPages(Controller):
             raise InvalidInput("days", "a whole number of days") from None
         if not 1 <= days <= 3660:
             raise InvalidInput("days", "between 1 and 3660")
-        figures = await stats.figures(conn, datetime.now(UTC) - timedelta(days=days))
+        figures = await stats.figures(
+            conn, datetime.now(UTC) - timedelta(days=days), settings.jurisdiction.display_zone
+        )
         return view(texts, "stats", staff, figures=figures, days=days, bars=bars(figures))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, delete, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -15,7 +15,7 @@ from litestar.types import ControllerRouterHandler
 
 from registry.admin import stats
 from registry.admin.pages import ROUTES as pages
-from registry.admin.schemas import AgencyRequest, SessionRequest, StatusChange
+from registry.admin.schemas import AgencyRequest, NoticeBudget, SessionRequest, StatusChange
 from registry.agencies import queries as agencies
 from registry.agencies.queries import Agency, ApiKey, IssuedKey
 from registry.clients import client_address
@@ -105,6 +105,18 @@ class AdminApi(Controller):
     ) -> Agency:
         return await agencies.set_status(conn, agency_id, "active", staff.actor, data.reason if data else "")
 
+    @put("/agencies/{agency_id:uuid}/notice-budget", dependencies=API_ADMIN)
+    async def notice_budget(
+        self,
+        conn: NamedDependency[Connection],
+        staff: NamedDependency[Staff],
+        agency_id: FromPath[UUID],
+        data: JSONBody[NoticeBudget],
+    ) -> Agency:
+        """How many notices this agency's checks may cause in 24 hours (null: the default); beyond it, checks
+        that would send one answer deny / notice_budget (role admin)."""
+        return await agencies.set_notice_budget(conn, agency_id, data.daily, staff.actor)
+
     @post("/agencies/{agency_id:uuid}/keys", dependencies=API_ADMIN)
     async def issue_key(
         self, conn: NamedDependency[Connection], staff: NamedDependency[Staff], agency_id: FromPath[UUID]
@@ -122,11 +134,13 @@ class AdminApi(Controller):
     async def figures(
         self,
         conn: NamedDependency[Connection],
+        settings: NamedDependency[Settings],
         staff: NamedDependency[Staff],
         days: Annotated[int, QueryParameter(ge=1, le=3660)] = 30,
     ) -> stats.Figures:
-        """Per agency over the last `days`: checks, deny rate, non-compliant attempts, upheld per 10,000 checks."""
-        return await stats.figures(conn, datetime.now(UTC) - timedelta(days=days))
+        """Per agency over the last `days`: checks, deny rate, non-compliant attempts, upheld per 10,000 checks,
+        notices; and notices per agency per day (days in the jurisdiction's zone)."""
+        return await stats.figures(conn, datetime.now(UTC) - timedelta(days=days), settings.jurisdiction.display_zone)
 
 
 ROUTES: list[ControllerRouterHandler] = [AdminSessions, AdminApi, *pages]

@@ -20,3 +20,9 @@ class AgencyRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fi
 
 class StatusChange(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     reason: Annotated[str, Meta(max_length=1000)] = ""
+
+
+class NoticeBudget(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """An agency's own daily notice budget; null returns it to REGISTRY_NOTICE_DAILY_PER_AGENCY."""
+
+    daily: Annotated[int, Meta(ge=0, le=1_000_000)] | None

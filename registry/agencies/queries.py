@@ -30,6 +30,8 @@ class Agency(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     created_at: datetime
     suspended_at: datetime | None = None
+    # Notices this agency may cause in 24 hours; None: REGISTRY_NOTICE_DAILY_PER_AGENCY.
+    notice_daily_budget: int | None = None
 
 
 class PublicAgency(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,7 +64,7 @@ class Caller(msgspec.Struct, frozen=True, kw_only=True):
 
 INSERT_AGENCY = """
     INSERT INTO agencies (name, credit_code) VALUES ($1, $2)
-    RETURNING id, name, credit_code, status, created_at, suspended_at
+    RETURNING id, name, credit_code, status, created_at, suspended_at, notice_daily_budget
 """
 
 
@@ -85,7 +87,8 @@ async def create_agency(
 
 
 LIST_AGENCIES = """
-    SELECT id, name, credit_code, status, created_at, suspended_at FROM agencies ORDER BY created_at, name
+    SELECT id, name, credit_code, status, created_at, suspended_at, notice_daily_budget
+    FROM agencies ORDER BY created_at, name
 """
 
 
@@ -93,7 +96,9 @@ async def list_agencies(conn: Connection) -> list[Agency]:
     return await fetch_all(conn, Agency, LIST_AGENCIES)
 
 
-GET_AGENCY = "SELECT id, name, credit_code, status, created_at, suspended_at FROM agencies WHERE id = $1"
+GET_AGENCY = """
+    SELECT id, name, credit_code, status, created_at, suspended_at, notice_daily_budget FROM agencies WHERE id = $1
+"""
 
 
 async def get_agency(conn: Connection, agency_id: UUID | str) -> Agency:
@@ -106,7 +111,7 @@ SET_STATUS = """
     UPDATE agencies
     SET status = $2, suspended_at = CASE WHEN $2 = 'suspended' THEN now() ELSE NULL END
     WHERE id = $1
-    RETURNING id, name, credit_code, status, created_at, suspended_at
+    RETURNING id, name, credit_code, status, created_at, suspended_at, notice_daily_budget
 """
 
 
@@ -118,6 +123,30 @@ async def set_status(conn: Connection, agency_id: UUID | str, status: str, actor
         )
         action = "agency.suspend" if status == "suspended" else "agency.reinstate"
         await audit.record(conn, actor, action, f"agency:{agency.id}", {"reason": reason})
+    return agency
+
+
+SET_NOTICE_BUDGET = """
+    UPDATE agencies SET notice_daily_budget = $2 WHERE id = $1
+    RETURNING id, name, credit_code, status, created_at, suspended_at, notice_daily_budget
+"""
+
+
+async def set_notice_budget(conn: Connection, agency_id: UUID | str, daily: int | None, actor: str) -> Agency:
+    """The agency's own daily notice budget (None: the setting's). Its next check counts with it."""
+    if daily is not None and not 0 <= daily <= 1_000_000:
+        raise InvalidInput("daily", "a whole number from 0 to 1,000,000, or empty for the default")
+    async with conn.transaction():
+        agency = await fetch_one(
+            conn,
+            Agency,
+            SET_NOTICE_BUDGET,
+            as_uuid(agency_id, "agency_id"),
+            daily,
+            missing=NO_AGENCY,
+            code="unknown_agency",
+        )
+        await audit.record(conn, actor, "agency.notice_budget", f"agency:{agency.id}", {"daily": daily})
     return agency
 
 

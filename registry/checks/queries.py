@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -16,7 +17,7 @@ from registry.domain import Answer as AnswerWord
 from registry.domain import Reason, Violation
 from registry.errors import Conflict, InvalidInput, Suspended, Unauthorized
 from registry.rows import as_struct, fetch_all, fetch_one
-from registry.settings import Limits
+from registry.settings import Limits, NoticeFigures
 from registry.tokens import same
 
 
@@ -33,21 +34,34 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
     limit_permits: int | None
     limit_days: int | None
     limit_used: int | None
+    available_at: datetime | None = None
+    # The notice this check made (its SMS is queued by the same statement).
+    notice_id: UUID | None = None
 
 
-# One round trip: authentication, rule lookup, counting, the log and the permits all
-# happen inside check_contacts() (sql/0002_checks.sql), under the per-contact lock.
-CHECK_CONTACTS = "SELECT * FROM check_contacts($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+class Item(NamedTuple):
+    """One number to check: its phone key, the borrower's key, and the number sealed for a notice SMS
+    (None when it cannot receive our SMS: then no notice is made)."""
+
+    phone_key: bytes
+    borrower_key: bytes | None = None
+    sealed: bytes | None = None
+
+
+# One round trip: authentication, rule lookup, counting, the notice step, the log, the permits and the
+# notices' SMS jobs all happen inside check_contacts() (sql/0011_ask_first.sql), under the per-contact lock.
+CHECK_CONTACTS = "SELECT * FROM check_contacts($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 
 
 async def check_contacts(
     conn: Connection,
     key_hash: bytes,
-    items: Sequence[tuple[bytes, bytes | None]],
+    items: Sequence[Item],
     limits: Limits,
+    notice: NoticeFigures,
     at: datetime | None = None,
 ) -> list[Answer]:
-    """Answer (phone key, borrower key) pairs for the agency behind the key; results in input order.
+    """Answer the items for the agency behind the key; results in input order.
 
     401 for an unknown or revoked key, 403 for a suspended agency, checked by the same statement.
     """
@@ -55,14 +69,18 @@ async def check_contacts(
         rows = await conn.fetch(
             CHECK_CONTACTS,
             key_hash,
-            [phone for phone, _ in items],
-            [borrower for _, borrower in items],
+            [item.phone_key for item in items],
+            [item.borrower_key for item in items],
+            [item.sealed for item in items],
             limits.no_record_permits,
             limits.no_record_window_days,
             limits.consent_permits,
             limits.consent_window_days,
             limits.contact_daily_permits,
             limits.permit_hours,
+            notice.hours,
+            notice.min_days,
+            notice.daily_per_agency,
             at,
         )
     except asyncpg.InvalidAuthorizationSpecificationError as exc:

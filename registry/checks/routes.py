@@ -34,6 +34,7 @@ from registry.database import Connection
 from registry.domain import Limit
 from registry.errors import Conflict, InvalidInput, NotFound, problem_responses
 from registry.settings import Settings
+from registry.sms import sealer_for
 from registry.tokens import token_hash
 
 # 10,000 items of two phone numbers each fit in well under 2 MB of JSON.
@@ -58,6 +59,7 @@ def _fields(phone: str, answer: queries.Answer) -> dict[str, Any]:
         checked_at=answer.checked_at,
         valid_until=answer.valid_until,
         limit=_limit(answer),
+        available_at=answer.available_at,
     )
 
 
@@ -67,14 +69,23 @@ def _limit(answer: queries.Answer) -> Limit | None:
     return Limit(permits=answer.limit_permits, window_days=answer.limit_days, used=answer.limit_used)
 
 
-def _parse(item: CheckRequest, settings: Settings) -> tuple[str, bytes, bytes | None]:
-    """E.164 of the contact, its phone key, and the borrower's key (InvalidInput names the bad field)."""
-    phone = phones.normalize(item.phone, settings.default_region, field="phone")
+def _parse(item: CheckRequest, settings: Settings) -> tuple[str, bytes, bytes | None, bool]:
+    """E.164 of the contact, its phone key, the borrower's key, and whether we can text the contact
+    (a notice needs that). InvalidInput names the bad field."""
+    number = phones.parse(item.phone, settings.default_region, field="phone")
     borrower = None
     if item.borrower_phone is not None:
         borrower_e164 = phones.normalize(item.borrower_phone, settings.default_region, field="borrower_phone")
         borrower = phones.phone_key(borrower_e164, settings.pepper)
-    return phone, phones.phone_key(phone, settings.pepper), borrower
+    textable = number.can_text(settings.sms_regions)
+    return number.e164, phones.phone_key(number.e164, settings.pepper), borrower, textable
+
+
+def _items(parsed: list[tuple[str, bytes, bytes | None, bool]], settings: Settings) -> list[queries.Item]:
+    """The statement's items: each number we can text is sealed for the notice SMS the check may queue
+    (the plain number never reaches the database otherwise)."""
+    sealed = sealer_for(settings.session_key).seal_numbers([p[0] if p[3] else None for p in parsed])
+    return [queries.Item(p[1], p[2], s) for p, s in zip(parsed, sealed, strict=True)]
 
 
 class AgencyApi(Controller):
@@ -93,14 +104,16 @@ class AgencyApi(Controller):
     ) -> CheckResult:
         """Ask before dialing: allow (a permit for one attempt) or deny, with the reason."""
         try:
-            phone, phone_key, borrower_key = _parse(data, settings)
+            parsed = _parse(data, settings)
         except InvalidInput:
             # Credentials come first: a bad key hears 401/403 whatever the body says. The check
             # statement authenticates the key before anything else, so asking it nothing does that.
-            await queries.check_contacts(conn, token_hash(api_key), [], settings.limits)
+            await queries.check_contacts(conn, token_hash(api_key), [], settings.limits, settings.notice)
             raise
-        [answer] = await queries.check_contacts(conn, token_hash(api_key), [(phone_key, borrower_key)], settings.limits)
-        return _result(phone, answer)
+        [answer] = await queries.check_contacts(
+            conn, token_hash(api_key), _items([parsed], settings), settings.limits, settings.notice
+        )
+        return _result(parsed[0], answer)
 
     @post("/checks/batch", status_code=200, request_max_body_size=BATCH_MAX_BODY)
     async def check_batch(
@@ -125,14 +138,16 @@ class AgencyApi(Controller):
                 _fill(results, pending_items, await pending)
                 pending = None
             if keys:
-                pending = asyncio.create_task(queries.check_contacts(conn, key_hash, keys, settings.limits))
+                pending = asyncio.create_task(
+                    queries.check_contacts(conn, key_hash, keys, settings.limits, settings.notice)
+                )
                 pending_items, checked_any = valid, True
                 await asyncio.sleep(0)  # let the task send its statement before parsing the next chunk
         if pending is not None:
             _fill(results, pending_items, await pending)
         if not checked_any:
             # No valid number, so the statement (which authenticates the key) has not run yet.
-            await queries.check_contacts(conn, key_hash, [], settings.limits)
+            await queries.check_contacts(conn, key_hash, [], settings.limits, settings.notice)
         return BatchResponse(results=[r for r in results if r is not None])
 
     # 404: another agency's (or no) check id; 409: an Idempotency-Key reused with another body.
@@ -186,14 +201,14 @@ class AgencyApi(Controller):
 
 def _parse_chunk(
     items: list[Any], start: int, results: list[BatchCheckResult | BatchItemError | None], settings: Settings
-) -> tuple[list[tuple[int, str]], list[tuple[bytes, bytes | None]]]:
+) -> tuple[list[tuple[int, str]], list[queries.Item]]:
     """Parse items[start:start + BATCH_CHUNK]; bad ones become error entries in `results` at once."""
     valid: list[tuple[int, str]] = []
-    keys: list[tuple[bytes, bytes | None]] = []
+    parsed: list[tuple[str, bytes, bytes | None, bool]] = []
     for index in range(start, min(start + BATCH_CHUNK, len(items))):
         try:
             item = msgspec.convert(items[index], CheckRequest)
-            phone, phone_key, borrower_key = _parse(item, settings)
+            one = _parse(item, settings)
         except msgspec.ValidationError as exc:
             results[index] = _item_error(index, "invalid_input", str(exc))
             continue
@@ -202,9 +217,9 @@ def _parse_chunk(
                 index=index, error=ItemError(code="invalid_input", field=exc.field, detail=exc.field_detail)
             )
             continue
-        valid.append((index, phone))
-        keys.append((phone_key, borrower_key))
-    return valid, keys
+        valid.append((index, one[0]))
+        parsed.append(one)
+    return valid, _items(parsed, settings) if parsed else []
 
 
 def _fill(

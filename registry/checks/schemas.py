@@ -25,7 +25,11 @@ class BatchRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
 
 
 class CheckResult(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
-    """`valid_until` and `limit` are left out when they do not apply (a refusal has neither)."""
+    """`valid_until` and `limit` are left out when they do not apply (a refusal has neither).
+
+    `available_at` comes with `notice_pending`: the registry has sent (or is sending) the contact a
+    notice before the first call, and every agency's check is answered so until this time.
+    """
 
     check_id: UUID
     phone: str
@@ -34,6 +38,7 @@ class CheckResult(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True)
     checked_at: datetime
     valid_until: datetime | None = None
     limit: Limit | None = None
+    available_at: datetime | None = None
 
 
 # Tagged, because OpenAPI (through msgspec.inspect) can only describe a union of

@@ -1,9 +1,18 @@
-"""One-time codes: sent by SMS, traded for a session; with limits per number and per client address."""
+"""One-time codes: sent by SMS, traded for a session.
+
+No lockout: nothing anyone else does can make the owner's fresh, correct code fail. Wrong tries
+void the code they were made against (its fifth) and slow down the client address that made
+them; they are never counted against the number. Codes sent to one number back off (the first at
+once, then growing waits), and the page says until when. Refusing needs no code at all: a
+notice's link and an SMS reply work whatever the code limits say.
+"""
 
 from __future__ import annotations
 
+import math
 import secrets
 import unicodedata
+from datetime import timedelta
 
 import msgspec
 
@@ -14,7 +23,7 @@ from registry.errors import InvalidInput, TooManyRequests, Unauthorized
 from registry.rows import fetch_one
 from registry.sessions.contact import SessionToken, start_session
 from registry.settings import Settings
-from registry.sms import SmsSender
+from registry.sms import queue_sms
 
 
 def client_key(settings: Settings, address: str | None) -> bytes:
@@ -32,25 +41,34 @@ LOCK = "SELECT pg_advisory_xact_lock($1)"
 class Throttled(msgspec.Struct, frozen=True):
     """Seconds until the limit frees a slot; absent when under the limit."""
 
-    phone_wait: float | None
     client_wait: float | None
 
 
 def _raise_if_throttled(throttled: Throttled, what: str) -> None:
-    waits = [w for w in (throttled.phone_wait, throttled.client_wait) if w is not None]
-    if waits:
-        raise TooManyRequests(f"too many {what}; try again later", retry_after=int(max(waits)) + 1)
+    if throttled.client_wait is not None:
+        raise TooManyRequests(f"too many {what} from this address; try again later", int(throttled.client_wait) + 1)
 
 
-# The limit-th most recent event inside the hour: once it leaves the hour a slot is free again.
-SEND_PRESSURE = """
+# Waits between codes sent to one number, after the 1st, 2nd, ... send: the first goes at once, a
+# second after 30 seconds, and so on up to an hour. Counted over the day, and from the last code that
+# was used: a number whose owner signed in starts again at once. Nobody is ever locked out for an
+# hour, and a collector asking for codes for someone else's number sends her a few SMS, not hundreds.
+RESEND_WAITS = (30, 60, 120, 300, 600, 1200, 1800, 3600)
+
+# How many codes went to this number since the day began or its last code was used, and the newest.
+SENT_TO_NUMBER = """
+    SELECT count(*)::int AS sent, max(created_at) AS last, now() AS now
+    FROM contact_codes
+    WHERE phone_key = $1 AND created_at > now() - interval '1 day'
+      AND created_at > coalesce((SELECT max(used_at) FROM contact_codes
+                                 WHERE phone_key = $1 AND used_at > now() - interval '1 day'), '-infinity')
+"""
+# The limit-th most recent code this client asked for inside the hour: once it leaves the hour a slot is free.
+CLIENT_SENDS = """
     SELECT
         (SELECT extract(epoch FROM created_at + interval '1 hour' - now())::float8 FROM contact_codes
-         WHERE phone_key = $1 AND created_at > now() - interval '1 hour'
-         ORDER BY created_at DESC OFFSET $3::int - 1 LIMIT 1) AS phone_wait,
-        (SELECT extract(epoch FROM created_at + interval '1 hour' - now())::float8 FROM contact_codes
-         WHERE client_key = $2 AND created_at > now() - interval '1 hour'
-         ORDER BY created_at DESC OFFSET $4::int - 1 LIMIT 1) AS client_wait
+         WHERE client_key = $1 AND created_at > now() - interval '1 hour'
+         ORDER BY created_at DESC OFFSET $2::int - 1 LIMIT 1) AS client_wait
 """
 # Only the newest code works: asking for a new one voids the ones before it.
 VOID_OPEN_CODES = """
@@ -67,42 +85,51 @@ def _code_hash(settings: Settings, phone_key: bytes, code: str) -> bytes:
     return tokens.keyed_hash(settings.session_key, f"{phone_key.hex()}:{code}")
 
 
-async def send_code(
-    conn: Connection, settings: Settings, sender: SmsSender, raw_phone: str, address: str | None
-) -> CodeSent:
-    """Make and send a 6-digit code. Every valid number gets the same answer, registered or not."""
-    e164 = phones.normalize(raw_phone, settings.default_region)
-    key = phones.phone_key(e164, settings.pepper)
+def resend_wait(sent: int) -> timedelta:
+    """How long after the `sent`-th code (since the last one used) the next may go."""
+    return timedelta(seconds=RESEND_WAITS[min(sent, len(RESEND_WAITS)) - 1]) if sent else timedelta(0)
+
+
+async def send_code(conn: Connection, settings: Settings, raw_phone: str, address: str | None) -> CodeSent:
+    """Make a 6-digit code and queue its SMS in the same transaction. Every valid number we can text gets
+    the same answer, registered or not; one we cannot (a landline, another country's) is 422."""
+    number = phones.parse(raw_phone, settings.default_region)
+    if not number.can_text(settings.sms_regions):
+        raise InvalidInput(
+            "phone", f"codes go only to mobile numbers of {', '.join(settings.sms_regions)}", code="not_textable"
+        )
+    key = phones.phone_key(number.e164, settings.pepper)
     client = client_key(settings, address)
     limits = settings.contact
     code = f"{secrets.randbelow(1_000_000):06d}"
     async with conn.transaction():
         await conn.execute(LOCK, lock_id(key))
-        throttled = await fetch_one(
-            conn,
-            Throttled,
-            SEND_PRESSURE,
-            key,
-            client,
-            limits.code_sends_per_phone_hour,
-            limits.code_sends_per_client_hour,
-        )
+        throttled = await fetch_one(conn, Throttled, CLIENT_SENDS, client, limits.code_sends_per_client_hour)
         _raise_if_throttled(throttled, "codes requested")
+        sent = await conn.fetchrow(SENT_TO_NUMBER, key)
+        assert sent is not None
+        if sent["sent"]:
+            next_at = sent["last"] + resend_wait(sent["sent"])
+            if next_at > sent["now"]:
+                wait = math.ceil((next_at - sent["now"]).total_seconds())
+                raise TooManyRequests(
+                    f"a code was sent to this number recently; the next can go at {next_at.isoformat()}",
+                    wait,
+                    code="code_resend_wait",
+                )
         await conn.execute(VOID_OPEN_CODES, key)
         await conn.execute(INSERT_CODE, key, client, _code_hash(settings, key, code), limits.code_minutes)
-    # Sent after the commit: a slow gateway must not hold the row locks.
-    await sender.send(conn, e164, settings.jurisdiction.code_sms(code, limits.code_minutes))
+        await queue_sms(conn, settings, "code", number.e164, settings.jurisdiction.code_sms(code, limits.code_minutes))
     return CodeSent(expires_in=limits.code_minutes * 60)
 
 
-TRY_PRESSURE = """
+# Wrong tries are limited per client address only: counting them per number would let anyone lock
+# the number's owner out by guessing wrong on purpose. Each code dies after its own few wrong tries.
+CLIENT_TRIES = """
     SELECT
         (SELECT extract(epoch FROM at + interval '1 hour' - now())::float8 FROM contact_code_failures
-         WHERE phone_key = $1 AND at > now() - interval '1 hour'
-         ORDER BY at DESC OFFSET $3::int - 1 LIMIT 1) AS phone_wait,
-        (SELECT extract(epoch FROM at + interval '1 hour' - now())::float8 FROM contact_code_failures
-         WHERE client_key = $2 AND at > now() - interval '1 hour'
-         ORDER BY at DESC OFFSET $4::int - 1 LIMIT 1) AS client_wait
+         WHERE client_key = $1 AND at > now() - interval '1 hour'
+         ORDER BY at DESC OFFSET $2::int - 1 LIMIT 1) AS client_wait
 """
 LIVE_CODE = """
     SELECT id, code_hash FROM contact_codes
@@ -142,15 +169,7 @@ async def open_session(
     session: SessionToken | None = None
     async with conn.transaction():
         await conn.execute(LOCK, lock_id(key))
-        throttled = await fetch_one(
-            conn,
-            Throttled,
-            TRY_PRESSURE,
-            key,
-            client,
-            limits.code_failures_per_phone_hour,
-            limits.code_failures_per_client_hour,
-        )
+        throttled = await fetch_one(conn, Throttled, CLIENT_TRIES, client, limits.code_failures_per_client_hour)
         _raise_if_throttled(throttled, "wrong codes")
         live = await conn.fetchrow(LIVE_CODE, key)
         right = live is not None and tokens.same(bytes(live["code_hash"]), _code_hash(settings, key, code))

@@ -8,6 +8,7 @@ from registry.contacts.codes import LOCK, lock_id
 from registry.contacts.rules import rules_of
 from registry.contacts.schemas import Me, RecentCheck
 from registry.database import Connection
+from registry.notices import notices_of
 from registry.permits import revoke_contradicted_permits
 from registry.rows import fetch_all
 from registry.sessions.contact import ContactSession
@@ -34,6 +35,7 @@ async def me(conn: Connection, contact: ContactSession) -> Me:
             rules=await rules_of(conn, contact.phone_key),
             recent_checks=await recent_checks(conn, contact.phone_key),
             disputes=await contact_disputes(conn, contact.phone_key),
+            notices=await notices_of(conn, contact.phone_key),
         )
 
 

@@ -16,6 +16,7 @@ from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
+from registry import notices
 from registry.agencies.queries import public_agencies
 from registry.clients import client_address
 from registry.contacts import codes, me, rules
@@ -36,7 +37,6 @@ from registry.sessions.contact import (
     session_cookie,
 )
 from registry.settings import Settings
-from registry.sms import sender_for
 
 Form = URLEncodedBody[dict[str, str]]
 
@@ -72,7 +72,7 @@ class Pages(Controller):
     ) -> Template:
         phone = data.get("phone", "").strip()
         try:
-            sent = await codes.send_code(conn, settings, sender_for(settings), phone, client_address(request))
+            sent = await codes.send_code(conn, settings, phone, client_address(request))
         except DomainError as exc:
             return page(texts, "verify_phone.html", status=exc.status, phone=phone, error=explain(exc, texts))
         # The number travels in the form, not in a URL, so it never lands in an access log.
@@ -110,13 +110,17 @@ class Pages(Controller):
         in_force = [rule for rule in await rules.rules_of(conn, contact.phone_key) if rule.state == "active"]
         refused_all = any(r.kind == "refuse" and not r.agency_id and not r.borrower for r in in_force)
         checks = await me.recent_checks(conn, contact.phone_key)
+        # A consent given after refusing everyone is an exception to the refusal: "refused, except ...".
+        exceptions = [describe_rule(r, texts) for r in in_force if r.kind == "consent"] if refused_all else []
         return page(
             texts,
             "status.html",
             contact=contact,
             in_force=[(rule, describe_rule(rule, texts)) for rule in in_force],
             refused_all=refused_all,
+            exceptions=exceptions,
             check_count=len(checks),
+            notices=await notices.notices_of(conn, contact.phone_key),
         )
 
     @get("/me/refuse")
@@ -249,6 +253,46 @@ class Pages(Controller):
         response.set_cookie(cleared_session_cookie(settings))
         return response
 
+    # ---- a notice's link: refuse with one tap, no code --------------------------------------------
+
+    @get("/n/{token:str}")
+    async def notice_link(
+        self,
+        token: FromPath[str],
+        conn: NamedDependency[Connection],
+        settings: NamedDependency[Settings],
+        texts: NamedDependency[Texts],
+    ) -> Template:
+        """The page a notice SMS links to: who asked, when, and two buttons. Opening it changes nothing
+        (link previews and scanners open links too); only a tap does."""
+        return _link_page(texts, settings, token, await notices.find_link(conn, token))
+
+    @post("/n/{token:str}")
+    async def refuse_from_link(
+        self,
+        token: FromPath[str],
+        data: Form,
+        conn: NamedDependency[Connection],
+        settings: NamedDependency[Settings],
+        texts: NamedDependency[Texts],
+    ) -> Template:
+        """Refuse all agencies, or the one that asked: as far as the link signs anyone in. Once."""
+        action = data.get("action", "")
+        if action not in ("refuse_all", "refuse_agency"):
+            raise InvalidInput("action", "refuse_all or refuse_agency")
+        async with conn.transaction():
+            link = await notices.find_link(conn, token)
+            if link is None or link.used_at is not None or link.expired:
+                return _link_page(texts, settings, token, link)
+            used = await notices.use_link(conn, link, "refuse_all" if action == "refuse_all" else "refuse_agency")
+            if not used:  # a second tap that lost the race to the first
+                return _link_page(texts, settings, token, await notices.find_link(conn, token))
+            agency = link.agency_id if action == "refuse_agency" else None
+            recorded = await rules.refuse(conn, settings, link.phone_key, "link", agency)
+        receipt = worded(recorded.receipt, texts)
+        in_force = [describe_rule(rule, texts) for rule in receipt.rules_in_force]
+        return page(texts, "notice_done.html", receipt=receipt, in_force=in_force)
+
     @post("/logout")
     async def logout(
         self,
@@ -259,6 +303,16 @@ class Pages(Controller):
         if maybe_contact is not None:
             await end_session(conn, maybe_contact)
         return Redirect(path="/", status_code=303, cookies=[cleared_session_cookie(settings)])
+
+
+def _link_page(texts: Texts, settings: Settings, token: str, link: notices.Link | None) -> Template:
+    """The link's page in its state: open (the two buttons), used, expired, or not one of ours."""
+    if link is None:
+        return page(texts, "notice.html", status=404, state="unknown", link=None, hold_ends=None, token="")
+    state = "used" if link.used_at is not None else "expired" if link.expired else "open"
+    hold_ends = link.asked_at + timedelta(hours=settings.notice.hours)
+    status = 200 if state == "open" else 410
+    return page(texts, "notice.html", status=status, state=state, link=link, hold_ends=hold_ends, token=token)
 
 
 def _agency(data: dict[str, str]) -> UUID | None:

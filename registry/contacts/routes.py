@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from litestar import Controller, Request, delete, get, post
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
+from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, JSONBody
 from litestar.types import ControllerRouterHandler
 
 from registry.clients import client_address
-from registry.contacts import codes, me, rules
+from registry.contacts import codes, inbound, me, rules
+from registry.contacts.inbound import InboundResult, InboundSms
 from registry.contacts.pages import ROUTES as pages
 from registry.contacts.schemas import CodeRequest, CodeSent, Me, RuleChange, RuleRequest, SessionRequest
 from registry.contacts.words import worded_change
 from registry.database import Connection
-from registry.errors import TooManyRequests, Unauthorized, problem_responses
+from registry.errors import InvalidInput, TooManyRequests, Unauthorized, problem_responses
 from registry.pages.i18n import Texts, negotiate
 from registry.sessions.contact import ContactSession, SessionToken, bearer_contact, end_session
 from registry.settings import Settings
-from registry.sms import sender_for
+from registry.sms import signed_by
 
 
 def texts_for(request: Request[Any, Any, Any]) -> Texts:
@@ -45,7 +48,7 @@ class ContactController(Controller):
         settings: NamedDependency[Settings],
     ) -> CodeSent:
         """Send a 6-digit code by SMS, valid 10 minutes; the same answer for every valid number."""
-        return await codes.send_code(conn, settings, sender_for(settings), data.phone, client_address(request))
+        return await codes.send_code(conn, settings, data.phone, client_address(request))
 
     @post("/sessions", status_code=201, responses=problem_responses(Unauthorized, TooManyRequests))
     async def open_session(
@@ -103,4 +106,36 @@ class ContactController(Controller):
         return worded_change(await rules.withdraw_rule(conn, settings, contact, rule_id), texts_for(request))
 
 
-ROUTES: list[ControllerRouterHandler] = [ContactController, *pages]
+async def signed_by_gateway(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """The body must carry the gateway's signature (`X-Registry-Signature: sha256=<hex HMAC>` under
+    REGISTRY_SMS_WEBHOOK_SECRET), checked on the raw bytes before anything reads them."""
+    settings: Settings = connection.app.state.settings
+    body = await cast("Request[Any, Any, Any]", connection).body()
+    if not signed_by(settings.sms_webhook_secret, body, connection.headers.get("x-registry-signature")):
+        raise Unauthorized("missing or bad X-Registry-Signature", code="bad_signature")
+
+
+class SmsInbound(Controller):
+    """For the SMS gateway: what contacts text back to us."""
+
+    path = "/v1/sms"
+    tags = ["sms"]  # noqa: RUF012
+    guards = [signed_by_gateway]  # noqa: RUF012
+    # The API document's name for the signature (registry/apidocs/document.py), so it documents the 401.
+    security = [{"GatewaySignature": []}]  # noqa: RUF012
+
+    @post("/inbound", status_code=200)
+    async def inbound(
+        self, data: JSONBody[InboundSms], conn: NamedDependency[Connection], settings: NamedDependency[Settings]
+    ) -> InboundResult:
+        """A reply from a contact, posted by the gateway and signed like our webhook (HMAC-SHA256 of the raw
+        body, `X-Registry-Signature: sha256=<hex>`; 401 otherwise). `TD`, `拒绝`, `R` or `N` (any case, full
+        width too, other text around it) refuses all agencies and sends a confirmation SMS with the
+        receipt's reference; anything else gets a help reply, at most one a day per number. The same `id`
+        posted again answers the same and does nothing more."""
+        if data.received_at.tzinfo is None:
+            raise InvalidInput("received_at", "needs a UTC offset, e.g. 2026-06-01T09:30:00Z")
+        return await inbound.receive(conn, settings, data)
+
+
+ROUTES: list[ControllerRouterHandler] = [ContactController, SmsInbound, *pages]

@@ -2,10 +2,16 @@
 
 Rules are never updated in place: a change is a new rule, a withdrawal stamps
 `withdrawn_at`. Each change revokes the open permits it contradicts, in its transaction.
+The latest action wins: a refusal withdraws the consents it covers (policy.covers), and its
+receipt lists them; a consent given after a refusal is an exception to it.
+
+A signed-in contact may do anything here; a notice's link and an SMS reply may only refuse
+(`refuse`), with no code: so no code limit can stop anyone from refusing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -13,7 +19,7 @@ import msgspec
 
 from registry import audit, phones
 from registry.contacts.codes import LOCK, lock_id
-from registry.contacts.schemas import ReceiptAction, Recorded, Rule, RuleRequest, StoredReceipt
+from registry.contacts.schemas import ReceiptAction, Recorded, Rule, RuleRequest, StoredReceipt, Via
 from registry.database import Connection
 from registry.errors import InvalidInput, NotFound
 from registry.permits import revoke_contradicted_permits
@@ -46,9 +52,18 @@ INSERT_RULE = """
     RETURNING id
 """
 INSERT_RECEIPT = """
-    INSERT INTO contact_receipts (phone_key, action, rule_id, rule, in_force)
-    VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)
+    INSERT INTO contact_receipts (phone_key, action, rule_id, rule, in_force, withdrawn, via)
+    VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb, $7)
     RETURNING id, issued_at
+"""
+# The consents a new refusal covers (policy.covers, in SQL): its agency or any, its borrower or any.
+WITHDRAW_COVERED = """
+    UPDATE rules SET withdrawn_at = now()
+    WHERE phone_key = $1 AND kind = 'consent' AND withdrawn_at IS NULL
+      AND (expires_at IS NULL OR expires_at > now())
+      AND ($2::uuid IS NULL OR agency_id = $2)
+      AND ($3::bytea IS NULL OR borrower_key = $3)
+    RETURNING id
 """
 
 
@@ -78,28 +93,76 @@ async def _hold(conn: Connection, contact: ContactSession) -> None:
     await still_live(conn, contact)
 
 
-async def _receipt(conn: Connection, contact: ContactSession, action: ReceiptAction, rule_id: UUID) -> Recorded:
+async def _receipt(
+    conn: Connection,
+    phone_key: bytes,
+    action: ReceiptAction,
+    rule_id: UUID,
+    withdrawn_ids: Sequence[UUID] = (),
+    via: Via = "session",
+) -> Recorded:
     """Keep what the contact's rules were at this change; the words are added outside the transaction."""
-    rules = await rules_of(conn, contact.phone_key)
+    rules = await rules_of(conn, phone_key)
     rule = next(r for r in rules if r.id == rule_id)  # written or stamped in this same transaction
     in_force = [r for r in rules if r.state == "active"]
+    withdrawn = [r for r in rules if r.id in withdrawn_ids]
     stored = await conn.fetchrow(
         INSERT_RECEIPT,
-        contact.phone_key,
+        phone_key,
         action,
         rule.id,
         msgspec.json.encode(rule).decode(),
         msgspec.json.encode(in_force).decode(),
+        msgspec.json.encode(withdrawn).decode(),
+        via,
     )
     assert stored is not None
     receipt = StoredReceipt(
-        id=stored["id"], issued_at=stored["issued_at"], action=action, rule=rule, rules_in_force=in_force
+        id=stored["id"],
+        issued_at=stored["issued_at"],
+        action=action,
+        rule=rule,
+        rules_in_force=in_force,
+        withdrawn=withdrawn,
+        via=via,
     )
     return Recorded(rule=rule, receipt=receipt)
 
 
+async def _record(
+    conn: Connection,
+    settings: Settings,
+    phone_key: bytes,
+    actor: str,
+    request: RuleRequest,
+    borrower: tuple[bytes, str] | None,
+    expires_at: datetime | None,
+    via: Via,
+) -> Recorded:
+    """Write the rule (the caller holds the contact's lock, in its transaction). A refusal withdraws the
+    consents it covers and revokes the open permits it contradicts, theirs included."""
+    borrower_key, borrower_hint = borrower if borrower is not None else (None, None)
+    rule_id = await conn.fetchval(
+        INSERT_RULE, phone_key, request.kind, request.agency_id, borrower_key, borrower_hint, expires_at
+    )
+    withdrawn: list[UUID] = []
+    if request.kind == "refuse":
+        withdrawn = [
+            row["id"] for row in await conn.fetch(WITHDRAW_COVERED, phone_key, request.agency_id, borrower_key)
+        ]
+        await revoke_contradicted_permits(conn, phone_key, "refused", settings)
+    details: dict[str, object] = {"agency_id": request.agency_id, "borrower": borrower_hint, "expires_at": expires_at}
+    if withdrawn:
+        details["withdrawn"] = [str(w) for w in withdrawn]
+    if via != "session":
+        details["via"] = via
+    await audit.record(conn, actor, f"rule.{request.kind}", f"rule:{rule_id}", details)
+    return await _receipt(conn, phone_key, "rule_added", rule_id, withdrawn, via)
+
+
 async def add_rule(conn: Connection, settings: Settings, contact: ContactSession, request: RuleRequest) -> Recorded:
-    """Record a refusal or a consent; a refusal revokes the open permits it contradicts."""
+    """Record a refusal or a consent; a refusal withdraws the consents it covers and revokes the open
+    permits it contradicts."""
     now = datetime.now(UTC)
     expires_at = _expiry(request, settings, now)
     borrower_key = borrower_hint = None
@@ -114,19 +177,43 @@ async def add_rule(conn: Connection, settings: Settings, contact: ContactSession
         raise InvalidInput("agency_id", "no registered agency has this id", code="unknown_agency")
     async with conn.transaction():
         await _hold(conn, contact)
-        rule_id = await conn.fetchval(
-            INSERT_RULE, contact.phone_key, request.kind, request.agency_id, borrower_key, borrower_hint, expires_at
-        )
-        if request.kind == "refuse":
-            await revoke_contradicted_permits(conn, contact.phone_key, "refused", settings)
-        await audit.record(
-            conn,
-            contact.actor,
-            f"rule.{request.kind}",
-            f"rule:{rule_id}",
-            {"agency_id": request.agency_id, "borrower": borrower_hint, "expires_at": expires_at},
-        )
-        return await _receipt(conn, contact, "rule_added", rule_id)
+        scope = (borrower_key, borrower_hint) if borrower_key is not None and borrower_hint is not None else None
+        return await _record(conn, settings, contact.phone_key, contact.actor, request, scope, expires_at, "session")
+
+
+# An open-ended refusal of exactly this scope, already in force.
+SAME_REFUSAL = """
+    SELECT r.id, (SELECT c.id FROM contact_receipts c
+                  WHERE c.rule_id = r.id AND c.action = 'rule_added' ORDER BY c.issued_at LIMIT 1) AS receipt_id
+    FROM rules r
+    WHERE r.phone_key = $1 AND r.kind = 'refuse' AND r.withdrawn_at IS NULL AND r.expires_at IS NULL
+      AND r.borrower_key IS NULL AND r.agency_id IS NOT DISTINCT FROM $2
+    ORDER BY r.created_at LIMIT 1
+"""
+
+
+def contact_actor(phone_key: bytes) -> str:
+    """How the audit log names a contact: a prefix of the phone key (as a session's `actor`)."""
+    return f"contact:{phone_key.hex()[:16]}"
+
+
+async def refuse(
+    conn: Connection, settings: Settings, phone_key: bytes, via: Via, agency_id: UUID | None = None
+) -> Recorded:
+    """Refuse all agencies (or one), without a session: from a notice's link or an SMS reply.
+
+    Runs in the caller's transaction. A refusal of the same scope already in force is not
+    recorded twice: its receipt is the answer.
+    """
+    await conn.execute(LOCK, lock_id(phone_key))
+    same = await conn.fetchrow(SAME_REFUSAL, phone_key, agency_id)
+    if same is not None:
+        rule = next(r for r in await rules_of(conn, phone_key) if r.id == same["id"])
+        if same["receipt_id"] is not None:
+            return Recorded(rule=rule, receipt=await _stored_receipt(conn, phone_key, same["receipt_id"]))
+        return await _receipt(conn, phone_key, "rule_added", same["id"], via=via)
+    request = RuleRequest(kind="refuse", agency_id=agency_id)
+    return await _record(conn, settings, phone_key, contact_actor(phone_key), request, None, None, via)
 
 
 WITHDRAW = """
@@ -150,7 +237,7 @@ async def withdraw_rule(conn: Connection, settings: Settings, contact: ContactSe
             return await _earlier_withdrawal(conn, contact, rule_id)
         await revoke_contradicted_permits(conn, contact.phone_key, "consent_withdrawn", settings)
         await audit.record(conn, contact.actor, "rule.withdraw", f"rule:{rule_id}", {})
-        return await _receipt(conn, contact, "rule_withdrawn", rule_id)
+        return await _receipt(conn, contact.phone_key, "rule_withdrawn", rule_id)
 
 
 WITHDRAWAL_RECEIPT = """
@@ -163,19 +250,24 @@ WITHDRAWAL_RECEIPT = """
 async def _earlier_withdrawal(conn: Connection, contact: ContactSession, rule_id: UUID) -> Recorded:
     rule = next(r for r in await rules_of(conn, contact.phone_key) if r.id == rule_id)
     receipt_id = await conn.fetchval(WITHDRAWAL_RECEIPT, rule_id, contact.phone_key)
-    if receipt_id is None:  # withdrawn by something that issued no receipt of its own
-        return await _receipt(conn, contact, "rule_withdrawn", rule_id)
+    if receipt_id is None:  # withdrawn by something that issued no receipt of its own (a refusal covering it)
+        return await _receipt(conn, contact.phone_key, "rule_withdrawn", rule_id)
     return Recorded(rule=rule, receipt=await get_receipt(conn, contact, receipt_id))
 
 
 RECEIPT = """
-    SELECT id, issued_at, action, rule, in_force FROM contact_receipts WHERE id = $1 AND phone_key = $2
+    SELECT id, issued_at, action, rule, in_force, withdrawn, via
+    FROM contact_receipts WHERE id = $1 AND phone_key = $2
 """
 
 
 async def get_receipt(conn: Connection, contact: ContactSession, receipt_id: UUID) -> StoredReceipt:
     """A receipt as issued (rules as they were then)."""
-    row = await conn.fetchrow(RECEIPT, receipt_id, contact.phone_key)
+    return await _stored_receipt(conn, contact.phone_key, receipt_id)
+
+
+async def _stored_receipt(conn: Connection, phone_key: bytes, receipt_id: UUID) -> StoredReceipt:
+    row = await conn.fetchrow(RECEIPT, receipt_id, phone_key)
     if row is None:
         raise NotFound("no such receipt", code="unknown_receipt")
     return StoredReceipt(
@@ -184,4 +276,6 @@ async def get_receipt(conn: Connection, contact: ContactSession, receipt_id: UUI
         action=row["action"],
         rule=msgspec.json.decode(row["rule"], type=Rule),
         rules_in_force=msgspec.json.decode(row["in_force"], type=list[Rule]),
+        withdrawn=msgspec.json.decode(row["withdrawn"], type=list[Rule]),
+        via=row["via"],
     )

@@ -10,8 +10,11 @@ import msgspec
 
 from registry.complaints import DisputeSummary
 from registry.domain import Answer, Reason, RuleKind, RuleState
+from registry.notices import NoticeSent
 
 ReceiptAction = Literal["rule_added", "rule_withdrawn"]
+# Where a change was made: a signed-in session, a notice's link, an SMS reply.
+Via = Literal["session", "link", "sms"]
 
 
 class CodeRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -51,13 +54,16 @@ class Rule(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class StoredReceipt(msgspec.Struct, kw_only=True, frozen=True):
-    """What a receipt keeps: the change and the rules in force right after it."""
+    """What a receipt keeps: the change, the consents a refusal withdrew with it, and the rules in force
+    right after it."""
 
     id: UUID
     issued_at: datetime
     action: ReceiptAction
     rule: Rule
     rules_in_force: list[Rule]
+    withdrawn: list[Rule] = msgspec.field(default_factory=list)
+    via: Via = "session"
 
 
 class Receipt(StoredReceipt, kw_only=True, frozen=True):
@@ -89,3 +95,5 @@ class Me(msgspec.Struct, kw_only=True, frozen=True):
     rules: list[Rule]
     recent_checks: list[RecentCheck]
     disputes: list[DisputeSummary]
+    # The notices the registry sent before a first call: which agency's check, when (last 90 days).
+    notices: list[NoticeSent] = msgspec.field(default_factory=list)

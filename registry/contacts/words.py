@@ -32,16 +32,23 @@ def describe_rule(rule: Rule, texts: Texts) -> str:
     return text + ("" if text.endswith("。") else " ") + until
 
 
-def receipt_text(action: ReceiptAction, rule: Rule, texts: Texts) -> str:
+def receipt_text(action: ReceiptAction, rule: Rule, texts: Texts, withdrawn: list[Rule] | None = None) -> str:
     _ = texts.gettext
-    if action == "rule_added":
-        return _("Recorded: %(rule)s", rule=describe_rule(rule, texts))
-    return _("Withdrawn, no longer in force: %(rule)s", rule=describe_rule(rule, texts))
+    if action != "rule_added":
+        return _("Withdrawn, no longer in force: %(rule)s", rule=describe_rule(rule, texts))
+    text = _("Recorded: %(rule)s", rule=describe_rule(rule, texts))
+    # The latest action wins: the consents this refusal covers are withdrawn with it, and it says so.
+    for consent in withdrawn or []:
+        text += ("" if text.endswith("。") else " ") + _(
+            "Withdrawn with it: %(rule)s", rule=describe_rule(consent, texts)
+        )
+    return text
 
 
 def worded(stored: StoredReceipt, texts: Texts) -> Receipt:
     """A receipt with its words in the reader's language (added after the change's transaction)."""
-    return Receipt(**msgspec.structs.asdict(stored), text=receipt_text(stored.action, stored.rule, texts))
+    text = receipt_text(stored.action, stored.rule, texts, stored.withdrawn)
+    return Receipt(**msgspec.structs.asdict(stored), text=text)
 
 
 def worded_change(recorded: Recorded, texts: Texts) -> RuleChange:

@@ -13,11 +13,12 @@ from registry.disputes.schemas import (
     Evidence,
     EvidenceAttempt,
     EvidenceCheck,
+    EvidenceNotice,
     EvidencePermit,
     EvidenceRule,
     EvidenceSummary,
 )
-from registry.rows import as_struct
+from registry.rows import as_struct, fetch_all
 
 LOOKBACK = timedelta(days=30)
 # At most this many rows of each kind: those nearest the incident (before or after it), shown in
@@ -79,6 +80,16 @@ RULES = """
     ORDER BY created_at
 """
 
+# The notices are few (one per contact per 30 days at most), so the window's list is whole.
+NOTICES = """
+    SELECT n.id AS notice_id, n.agency_id, a.name AS agency_name, n.created_at AS asked_at, n.check_id, n.status,
+           n.attempts, n.sent_at, n.failed_at, n.link_used_at, n.link_action
+    FROM notices n LEFT JOIN agencies a ON a.id = n.agency_id
+    WHERE n.phone_key = $1 AND n.created_at >= $2
+    ORDER BY n.created_at
+    LIMIT 100
+"""
+
 T = TypeVar("T")
 
 
@@ -123,4 +134,5 @@ async def gather(conn: Connection, dispute: DisputeRow) -> Evidence:
         permits=permits.rows,
         attempts=attempts.rows,
         rules=rules.rows,
+        notices=await fetch_all(conn, EvidenceNotice, NOTICES, key, since),
     )

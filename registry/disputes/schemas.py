@@ -221,6 +221,22 @@ class EvidenceRule(msgspec.Struct, frozen=True, kw_only=True):
     in_force_at_incident: bool
 
 
+class EvidenceNotice(msgspec.Struct, frozen=True, kw_only=True):
+    """A notice the registry sent the contact before a first call, and what became of its SMS and link."""
+
+    notice_id: UUID
+    agency_id: UUID
+    agency_name: str | None
+    asked_at: datetime
+    check_id: UUID
+    status: str  # queued | sent | failed
+    attempts: int
+    sent_at: datetime | None
+    failed_at: datetime | None
+    link_used_at: datetime | None
+    link_action: str | None
+
+
 class EvidenceSummary(msgspec.Struct, frozen=True, kw_only=True):
     checks: int
     denied_checks: int
@@ -245,6 +261,9 @@ class Evidence(msgspec.Struct, frozen=True, kw_only=True):
     permits: list[EvidencePermit]
     attempts: list[EvidenceAttempt]
     rules: list[EvidenceRule]
+    # Every notice the contact was sent in the window, whichever agency's check caused it: the hold
+    # after a notice held every agency.
+    notices: list[EvidenceNotice] = msgspec.field(default_factory=list)
 
 
 class AdminDispute(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from registry.errors import DomainError, InvalidInput, TooManyRequests
 from registry.pages.i18n import Texts
@@ -23,6 +24,16 @@ def _wait(exc: DomainError, texts: Texts) -> str:
     )
 
 
+def _resend_at(exc: DomainError, texts: Texts) -> str:
+    """The wait before another code, as a time on the clock (a countdown means nothing after a reload)."""
+    seconds = exc.retry_after if isinstance(exc, TooManyRequests) else 60
+    at = datetime.now(UTC) + timedelta(seconds=seconds)
+    return texts.gettext(
+        "We sent a code to this number a moment ago: use the newest SMS. You can ask for another at %(time)s.",
+        time=texts.clock(at),
+    )
+
+
 # ---- what a contact reads -------------------------------------------------------------------------
 
 CONTACT_BY_CODE: dict[str, Words] = {
@@ -32,6 +43,9 @@ CONTACT_BY_CODE: dict[str, Words] = {
     "wrong_code": lambda t: t.gettext("That code is wrong or has expired. Check the SMS, or ask for a new code."),
     "unauthorized": lambda t: t.gettext("That code is wrong or has expired. Check the SMS, or ask for a new code."),
     "unavailable": lambda t: t.gettext("We could not send the SMS just now. Please try again in a minute."),
+    "not_textable": lambda t: t.gettext(
+        "We can send codes only to mobile numbers, not to landlines or numbers abroad. Check the number."
+    ),
     "not_found": lambda t: t.gettext("We could not find that. It may have been withdrawn or erased already."),
     "unknown_rule": lambda t: t.gettext("We could not find that. It may have been withdrawn or erased already."),
     "unknown_receipt": lambda t: t.gettext("We could not find that. It may have been withdrawn or erased already."),
@@ -64,6 +78,8 @@ def explain(exc: DomainError, texts: Texts, *, max_days: int = 365) -> str:
     """What a contact reads when a page refuses her request."""
     if exc.code == "too_many_requests":
         return _wait(exc, texts)
+    if exc.code == "code_resend_wait":
+        return _resend_at(exc, texts)
     if exc.code in CONTACT_BY_CODE:
         return CONTACT_BY_CODE[exc.code](texts)
     if isinstance(exc, InvalidInput):
@@ -105,6 +121,7 @@ STAFF_BY_FIELD: dict[str, Words] = {
     "days": lambda t: t.gettext("Days must be a whole number from 1 to 3660."),
     "status": lambda t: t.gettext("Unknown status."),
     "agency_id": lambda t: t.gettext("Unknown agency."),
+    "daily": lambda t: t.gettext("The notice budget is a whole number from 0 to 1,000,000, or empty for the default."),
 }
 
 

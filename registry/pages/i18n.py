@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -84,6 +84,11 @@ class Texts:
 
     def date(self, value: datetime) -> str:
         return format_date(value.astimezone(self.zone), format="long", locale=self.locale)
+
+    def clock(self, value: datetime) -> str:
+        """A time of day, for a wait shorter than a day: `14:32 Beijing time`."""
+        local = format_time(value.astimezone(self.zone), format="short", locale=self.locale)
+        return self.gettext("%(time)s Beijing time", time=local)
 
     def datetime(self, value: datetime) -> str:
         local = format_datetime(value.astimezone(self.zone), format="medium", locale=self.locale)

@@ -86,7 +86,10 @@ def words(texts: Texts) -> dict[str, dict[str, str]]:
             "consent": _("consent given"),
             "refused": _("contact refused"),
             "frequency_limit": _("frequency limit reached"),
+            "notice_pending": _("contact notified first, wait"),
+            "notice_budget": _("daily notice budget spent"),
         },
+        "notice": {"queued": _("queued"), "sent": _("sent"), "failed": _("not delivered")},
         "channel": {"call": _("call"), "sms": _("SMS"), "visit": _("visit")},
         "violation": {
             "no_permit": _("no permit"),

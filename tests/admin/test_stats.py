@@ -68,6 +68,8 @@ async def test_figures_per_agency(api: httpx.AsyncClient, conn: Connection, sett
         "complaints": 2,
         "upheld_complaints": 1,
         "upheld_per_10k_checks": 100.0,
+        "notices": 0,
+        "notice_daily_budget": None,
     }
     assert figures["Quiet"]["checks"] == 4 and figures["Quiet"]["deny_rate"] == 0.0
     assert figures["Idle"]["checks"] == 0 and figures["Idle"]["deny_rate"] is None

@@ -27,6 +27,7 @@ from registry.errors import Unavailable
 from registry.settings import Settings
 from registry.sms import OutboxRefused, WebhookSender, sender_for
 from tests.conftest import TEST_PEPPER, TEST_SESSION_KEY, LiveServer
+from tests.sms import all_sent
 
 PHONE = "+8613800138000"
 
@@ -124,6 +125,8 @@ async def test_codes_go_through_the_webhook_when_it_is_set(
     try:
         async with httpx.AsyncClient(base_url=server.url) as client:
             response = await client.post("/v1/contact/codes", json={"phone": "138 0013 8000"})
+        # The server's SMS worker sends it a moment after the request committed.
+        await all_sent(conn)
     finally:
         await server.stop()
     assert response.status_code == 202
@@ -152,6 +155,7 @@ async def test_outbox_command_shows_the_code(api: httpx.AsyncClient, conn: Conne
 
 async def test_registry_outbox_cli(api: httpx.AsyncClient, conn: Connection, database_url: str, tmp_path: Path) -> None:
     await api.post("/v1/contact/codes", json={"phone": PHONE})
+    await all_sent(conn)
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
