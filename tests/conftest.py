@@ -13,7 +13,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -117,7 +117,12 @@ async def empty_database_url(server_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
+    return settings_for(database_url, tmp_path)
+
+
+def settings_for(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    """The tests' settings for a database; `overrides` replace any of them (a small pool, deadlines)."""
+    defaults: dict[str, Any] = dict(
         database_url=database_url,
         data_dir=tmp_path / "data",
         pepper=TEST_PEPPER,
@@ -130,6 +135,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         # they get its answers while the notice still goes out. The ask-first tests restore the 24 hours.
         notice=NoticeFigures(hours=0),
     )
+    return Settings(**(defaults | overrides))
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from registry.settings import Settings
-from tests.conftest import TEST_PEPPER, TEST_SESSION_KEY, LiveServer, OwnPostgres
+from tests.conftest import LiveServer, OwnPostgres, settings_for
 
 
 def freeze(pgdata: Path) -> list[psutil.Process]:
@@ -54,15 +53,8 @@ class Collected(logging.Handler):
 
 
 async def test_a_frozen_database_answers_503_within_seconds(own_postgres: OwnPostgres, tmp_path: Path) -> None:
-    settings = Settings(
-        database_url=own_postgres.get_uri(),
-        data_dir=tmp_path / "data",
-        pepper=TEST_PEPPER,
-        session_key=TEST_SESSION_KEY,
-        pool_min_size=1,
-        pool_max_size=2,
-        db_acquire_timeout=1.0,
-        db_statement_timeout=1.5,
+    settings = settings_for(
+        own_postgres.get_uri(), tmp_path, pool_max_size=2, db_acquire_timeout=1.0, db_statement_timeout=1.5
     )
     server = LiveServer(settings)
     await server.start()

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from registry.settings import Settings
-from tests.conftest import TEST_PEPPER, TEST_SESSION_KEY, LiveServer, OwnPostgres
+from tests.conftest import LiveServer, OwnPostgres, settings_for
 
 
 def stop(server: OwnPostgres) -> None:
@@ -32,14 +31,7 @@ async def wait_for_status(client: httpx.AsyncClient, status: int, within: float 
 
 
 async def test_readyz_follows_the_database(own_postgres: OwnPostgres, tmp_path: Path) -> None:
-    settings = Settings(
-        database_url=own_postgres.get_uri(),
-        data_dir=tmp_path / "data",
-        pepper=TEST_PEPPER,
-        session_key=TEST_SESSION_KEY,
-        pool_min_size=1,
-        pool_max_size=2,
-    )
+    settings = settings_for(own_postgres.get_uri(), tmp_path, pool_max_size=2)
     server = LiveServer(settings)
     await server.start()
     try:

@@ -122,16 +122,7 @@ class AdminPages(Controller):
         texts: NamedDependency[Texts],
         agency_id: FromPath[UUID],
     ) -> Template:
-        agency = await agencies.get_agency(conn, agency_id)
-        return view(
-            texts,
-            "agency",
-            staff,
-            agency=agency,
-            keys=await agencies.list_keys(conn, agency.id),
-            new_key=None,
-            default_budget=settings.notice.daily_per_agency,
-        )
+        return await agency_page(conn, settings, staff, texts, agency_id)
 
     @post("/agencies/{agency_id:uuid}/status", status_code=303, dependencies=PAGE_ADMIN)
     async def set_status(
@@ -157,16 +148,7 @@ class AdminPages(Controller):
     ) -> Template:
         """The new key is in this response only (not a redirect, so it never sits in a URL or history)."""
         issued = await agencies.issue_key(conn, agency_id, staff.actor)
-        agency = await agencies.get_agency(conn, agency_id)
-        return view(
-            texts,
-            "agency",
-            staff,
-            agency=agency,
-            keys=await agencies.list_keys(conn, agency.id),
-            new_key=issued,
-            default_budget=settings.notice.daily_per_agency,
-        )
+        return await agency_page(conn, settings, staff, texts, agency_id, new_key=issued)
 
     @post("/agencies/{agency_id:uuid}/notice-budget", status_code=303, dependencies=PAGE_ADMIN)
     async def set_notice_budget(
@@ -210,6 +192,27 @@ class AdminPages(Controller):
             conn, datetime.now(UTC) - timedelta(days=days), settings.jurisdiction.display_zone
         )
         return view(texts, "stats", staff, figures=figures, days=days, bars=bars(figures))
+
+
+async def agency_page(
+    conn: Connection,
+    settings: Settings,
+    staff: Staff,
+    texts: Texts,
+    agency_id: UUID,
+    new_key: agencies.IssuedKey | None = None,
+) -> Template:
+    """An agency with its keys (and a new key, shown this once) and its notice budget."""
+    agency = await agencies.get_agency(conn, agency_id)
+    return view(
+        texts,
+        "agency",
+        staff,
+        agency=agency,
+        keys=await agencies.list_keys(conn, agency.id),
+        new_key=new_key,
+        default_budget=settings.notice.daily_per_agency,
+    )
 
 
 class Bar(msgspec.Struct, frozen=True, kw_only=True):
