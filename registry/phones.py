@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import unicodedata
 from collections.abc import Collection
 from typing import NamedTuple
@@ -35,6 +36,48 @@ class Number(NamedTuple):
         return self.mobile and self.region in regions
 
 
+def _plan_patterns(region: str) -> tuple[re.Pattern[str], re.Pattern[str], tuple[re.Pattern[str], ...]]:
+    """The region's whole plan, its mobile pattern, and every other kind's, from phonenumbers' own metadata."""
+    plan = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    assert plan is not None and plan.general_desc is not None and plan.mobile is not None
+    others = (
+        plan.fixed_line, plan.toll_free, plan.premium_rate, plan.shared_cost, plan.personal_number,
+        plan.voip, plan.pager, plan.uan, plan.voicemail,
+    )  # fmt: skip
+    return (
+        re.compile(plan.general_desc.national_number_pattern or "(?!)"),
+        re.compile(plan.mobile.national_number_pattern or "(?!)"),
+        tuple(re.compile(d.national_number_pattern) for d in others if d is not None and d.national_number_pattern),
+    )
+
+
+_CN_PLAN, _CN_MOBILE, _CN_OTHER_KINDS = _plan_patterns("CN")
+
+
+def _plain_cn_mobile(raw: str, region: str) -> Number | None:
+    """The common case without phonenumbers' general parser: `13800138000` or `+8613800138000`.
+
+    A dialer's batch is mostly plain 11-digit mainland mobiles, and phonenumbers.parse spends most
+    of its time on forms they never take (letters, extensions, punctuation, national prefixes).
+    This answers only when phonenumbers would say the same: the number fits the plan and its
+    mobile pattern and no other kind's (phonenumbers types a number in that order). Anything else
+    returns None and takes the general path; tests/test_phones.py proves the two agree.
+    """
+    if len(raw) == 14 and raw.startswith("+86"):
+        national = raw[3:]
+    elif len(raw) == 11 and region == "CN":
+        national = raw
+    else:
+        return None
+    if not (national.isascii() and national.isdigit() and national[0] == "1"):
+        return None
+    if not (_CN_PLAN.fullmatch(national) and _CN_MOBILE.fullmatch(national)):
+        return None
+    if any(kind.fullmatch(national) for kind in _CN_OTHER_KINDS):
+        return None
+    return Number(e164="+86" + national, region="CN", mobile=True)
+
+
 def normalize(raw: str, region: str = "CN", *, field: str = "phone") -> str:
     """Parse to E.164, or raise InvalidInput naming the field (see `parse`)."""
     return parse(raw, region, field=field).e164
@@ -46,6 +89,13 @@ def parse(raw: str, region: str = "CN", *, field: str = "phone") -> Number:
     Full-width digits and the international prefix 00 are folded first, so
     `１３８…`, `0086 138…` and `+86-138-…` are one number.
     """
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidInput(field, "a phone number is required")
+    return _plain_cn_mobile(raw, region) or parse_any_form(raw, region, field=field)
+
+
+def parse_any_form(raw: str, region: str = "CN", *, field: str = "phone") -> Number:
+    """`parse` through phonenumbers' general parser, whatever the form."""
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidInput(field, "a phone number is required")
     # Measured before NFKC: its cost grows with the input, for some characters with its square

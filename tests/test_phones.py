@@ -113,3 +113,47 @@ def test_only_mobiles_of_the_sms_regions_get_our_sms(number: str, textable: bool
 
 def test_another_region_can_be_added() -> None:
     assert phones.parse("+85251234567").can_text(("CN", "HK"))
+
+
+# The fast path for plain mainland mobiles (phones._plain_cn_mobile) must answer exactly as
+# phonenumbers' general parser does, or not at all.
+eleven_digits = st.text(alphabet="0123456789", min_size=10, max_size=10).map(lambda rest: "1" + rest)
+
+
+def _general(raw: str, region: str) -> phones.Number | None:
+    try:
+        return phones.parse_any_form(raw, region)
+    except InvalidInput:
+        return None
+
+
+@given(eleven_digits, st.sampled_from(["", "+86"]), st.sampled_from(["CN", "US", "HK"]))
+def test_the_plain_mobile_fast_path_agrees_with_phonenumbers(national: str, prefix: str, region: str) -> None:
+    raw = prefix + national
+    general = _general(raw, region)
+    fast = phones._plain_cn_mobile(raw, region)
+    if fast is not None:
+        assert fast == general
+    try:
+        whole: phones.Number | None = phones.parse(raw, region)
+    except InvalidInput:
+        whole = None
+    assert whole == general
+
+
+def test_every_mainland_mobile_prefix_takes_the_fast_path_exactly_when_phonenumbers_says_mobile() -> None:
+    # Every four-digit prefix from 1000 to 1999 with a few endings: where phonenumbers calls the
+    # number a valid CN mobile the fast path must answer the same; where it does not, the fast path
+    # must decline.
+    answered = 0
+    for prefix in range(1000, 2000):
+        for ending in ("0000000", "5555555", "9999999", "0123456"):
+            national = f"{prefix}{ending}"
+            general = _general(national, "CN")
+            fast = phones._plain_cn_mobile(national, "CN")
+            if general is not None and general.mobile and general.region == "CN":
+                assert fast == general, national
+                answered += 1
+            else:
+                assert fast is None, national
+    assert answered > 1000  # most of 13x-19x are mobile ranges: the fast path is really taken
