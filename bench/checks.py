@@ -291,7 +291,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_service(url: str, port: int, workers: int, pool_size: int) -> subprocess.Popen[bytes]:
+def start_service(url: str, port: int, workers: int, pool_size: int, server: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -302,21 +302,13 @@ def start_service(url: str, port: int, workers: int, pool_size: int) -> subproce
         "REGISTRY_POOL_MIN_SIZE": str(pool_size),
         "REGISTRY_POOL_MAX_SIZE": str(pool_size),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "registry.main:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
+    common = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    if server == "granian":
+        command = [sys.executable, "-m", "granian", "--interface", "asgi", "--loop", "uvloop", *common]
+        command += ["--log-level", "warning", "--no-access-log", "registry.main:app"]
+    else:
+        command = [sys.executable, "-m", "uvicorn", "registry.main:app", *common, "--log-level", "warning"]
+        command += ["--no-access-log"]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -346,6 +338,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", default="8,32,128")
     parser.add_argument("--batch-sizes", default="1000,10000")
     parser.add_argument("--batch-runs", type=int, default=3)
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn", help="the HTTP server")
     args = parser.parse_args()
 
     server_url = args.database_url or await asyncio.to_thread(database.embedded_database_url, args.data_dir)
@@ -354,11 +347,11 @@ async def main() -> None:
     pg_version = (await conn.fetchval("SELECT version()")).split(" on ")[0]
     await conn.close()
     port = free_port()
-    service = start_service(url, port, args.workers, args.pool_size)
+    service = start_service(url, port, args.workers, args.pool_size, args.server)
     try:
         print(f"machine: {machine(pg_version)}")
         print(
-            f"service: uvicorn, {args.workers} worker(s), pool {args.pool_size} per worker; "
+            f"service: {args.server}, {args.workers} worker(s), pool {args.pool_size} per worker; "
             f"{'embedded' if not args.database_url else 'given'} PostgreSQL; {args.contacts:,} contacts"
         )
         print()
@@ -380,9 +373,31 @@ async def main() -> None:
                 f"phonenumbers alone {parse_rate:>9,.0f}/s   service/parse {http_rate / parse_rate:.2f}   "
                 f"service/bare {http_rate / bare_rate:.2f}"
             )
+        print()
+        await storage(url, args.contacts)
     finally:
         service.terminate()
         service.wait(timeout=30)
+
+
+async def storage(url: str, contacts: int) -> None:
+    """What the run left on disk: bytes per row of the tables a check writes, and of the rules."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("VACUUM ANALYZE checks, permits, rules")
+        print(f"storage after the run ({contacts:,} contacts; table + indexes + TOAST)")
+        for table in ("checks", "permits", "rules"):
+            rows = await conn.fetchval(f"SELECT count(*) FROM {table}")
+            size = await conn.fetchval(
+                # A partitioned table's size is its partitions'; pg_partition_tree is empty for a plain table.
+                "SELECT coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree($1::regclass)),"
+                " pg_total_relation_size($1::regclass))",
+                table,
+            )
+            per_row = size / rows if rows else 0
+            print(f"  {table:<8} {rows:>12,} rows {size / 2**20:>10,.1f} MiB   {per_row:>6,.0f} bytes per row")
+    finally:
+        await conn.close()
 
 
 if __name__ == "__main__":
