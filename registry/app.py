@@ -35,6 +35,7 @@ from registry.contacts.routes import ROUTES as contacts
 from registry.database import Connection
 from registry.disputes.routes import ROUTES as disputes
 from registry.errors import Unavailable, database_answered, database_lost, problem_details_plugin, unexpected
+from registry.pages.failures import PageErrors
 from registry.pages.routes import ROUTES as language_switch
 from registry.settings import Settings
 from registry.transparency.routes import ROUTES as transparency
@@ -214,7 +215,8 @@ def create_app(settings: Settings) -> Litestar:
             "conn": Provide(provide_connection),
             "settings": Provide(provide_settings, sync_to_thread=False),
         },
-        plugins=[problem_details_plugin(), *document.PLUGINS],
+        # PageErrors after the problem-details plugin: it wraps the handlers that plugin registers.
+        plugins=[problem_details_plugin(), *document.PLUGINS, PageErrors()],
         exception_handlers={Exception: unexpected},
         middleware=[release_connection, prometheus.middleware, refuse_nul_in_url],
         # Refuses NUL characters and JSON nested too deep with 400, before they reach the decoder or SQL.

@@ -33,10 +33,15 @@ class Jurisdiction:
     agency_suffixes: tuple[str, ...] = ()
 
     def code_sms(self, code: str, minutes: int) -> str:
-        """The one-time code SMS. Both languages: it goes out before we know which one the person reads."""
+        """The one-time code SMS. Both languages: it goes out before we know which one the person reads.
+
+        It warns that anyone who asks for the code is a fraudster: a caller posing as the registry
+        (or a court) asking her to "read out the code" is how a collector would take over her refusal.
+        At most two segments (tests/contacts/test_sms.py).
+        """
         return (
-            f"{self.sms_signature}验证码 {code}，{minutes} 分钟内有效。"
-            f"Contact registry code: {code}, valid {minutes} minutes."
+            f"{self.sms_signature}验证码 {code}，{minutes} 分钟内有效。勿告诉任何人，我们从不索要，索要者即骗子。"
+            f"Code {code}, valid {minutes} min. Anyone asking you for it is a fraudster."
         )
 
     def notice_sms(self, agency: str, link: str) -> str:
@@ -66,10 +71,25 @@ class Jurisdiction:
         return text(name)
 
     def confirmation_sms(self, reference: str) -> str:
-        """The answer to a refusal by SMS reply, with the receipt's reference."""
+        """The answer to a refusal of all agencies (by SMS reply or on the pages), with the receipt's reference."""
         return (
-            f"{self.sms_signature}已登记：拒绝所有催收来电。回执号 {reference}。"
+            f"{self.sms_signature}已登记：拒绝所有催收来电，立即生效。回执号 {reference}。"
             f"Recorded: no collection calls. Receipt {reference}."
+        )
+
+    def agency_refusal_sms(self, reference: str, agency: str) -> str:
+        """The receipt SMS of a refusal of one agency. The name is cut, never the reference."""
+        fixed = (
+            f"{self.sms_signature}已登记：拒绝的催收来电，立即生效。回执号 {reference}。"
+            f"Recorded: this agency may not call. Receipt {reference}."
+        )
+        room = MAX_SMS_UNITS - utf16_units(fixed)
+        name = agency.strip()
+        if utf16_units(name) > room:
+            name = name[: max(room - 1, 1)] + "…"
+        return (
+            f"{self.sms_signature}已登记：拒绝{name}的催收来电，立即生效。回执号 {reference}。"
+            f"Recorded: this agency may not call. Receipt {reference}."
         )
 
     def help_sms(self, link: str) -> str:
@@ -139,7 +159,9 @@ CHINA = Jurisdiction(
     record_retention_days=1096,
     agency_id_field="credit_code",
     check_agency_id=check_credit_code,
-    sms_signature="【催收联系人登记】",
+    # The public name says whom it protects: "催收免扰" (no collection calls), not a "contact register"
+    # that a reader could take for a list kept for collectors (issue 11).
+    sms_signature="【催收免扰登记】",
     agency_suffixes=("股份有限公司", "有限责任公司", "有限公司"),
 )
 

@@ -59,6 +59,19 @@ class NoticeFigures(msgspec.Struct, frozen=True, kw_only=True):
     daily_per_agency: int = 5000
 
 
+class Operator(msgspec.Struct, frozen=True, kw_only=True):
+    """Who runs this registry and on what basis: every contact page's footer says it (issue 11).
+
+    Empty means "not set": the footer then says plainly that this copy names no operator, rather
+    than inventing one (a development copy must not pass itself off as the real service).
+    """
+
+    name: str = ""
+    legal_basis: str = ""
+    hotline: str = ""
+    icp: str = ""
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     env: Environment = "development"
     database_url: str | None = None
@@ -106,6 +119,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     secure_cookies: bool = False
     # How long call records (checks, permits, attempts) are kept; the jurisdiction's term unless overridden.
     record_retention_days: int = CHINA.record_retention_days
+    operator: Operator = Operator()
 
     @property
     def production(self) -> bool:
@@ -198,6 +212,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             record_retention_days=_int(
                 env, "REGISTRY_RECORD_RETENTION_DAYS", jurisdiction.record_retention_days, minimum=1
             ),
+            operator=Operator(
+                name=_text(env, "REGISTRY_OPERATOR_NAME"),
+                legal_basis=_text(env, "REGISTRY_LEGAL_BASIS"),
+                hotline=_text(env, "REGISTRY_HOTLINE"),
+                icp=_text(env, "REGISTRY_ICP"),
+            ),
         )
 
 
@@ -210,6 +230,14 @@ def _figures(env: Mapping[str, str], figures: type[F], prefix: str) -> F:
             for name in figures.__struct_fields__
         }
     )
+
+
+def _text(env: Mapping[str, str], name: str, maximum: int = 200) -> str:
+    """A line of text shown on every page: stripped, one line, not longer than a footer can hold."""
+    value = " ".join(env.get(name, "").split())
+    if len(value) > maximum:
+        raise SettingsError(f"{name} must be at most {maximum} characters")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:

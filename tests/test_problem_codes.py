@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -9,7 +10,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from registry.database import Connection
-from registry.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooManyRequests
+from registry.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from registry.jurisdiction import with_check_character
 from registry.pages.explain import (
     CONTACT_BY_CODE,
@@ -77,7 +78,11 @@ def test_pages_choose_their_words_by_code_not_by_detail() -> None:
     assert explain(NotFound("x", code="unknown_dispute"), chinese) == chinese.gettext(
         "We could not find that complaint."
     )
-    assert "60" in explain(TooManyRequests("x", 3600), Texts("en"))  # the wait, in minutes
+    # The wait as a time on the clock (Beijing time), never as "60 minutes".
+    later = datetime.now(UTC) + timedelta(seconds=3600)
+    words = explain(TooManyRequests("x", 3600), Texts("en"))
+    assert Texts("en").clock(later) in words or Texts("en").clock(later + timedelta(minutes=1)) in words
+    assert "minutes" not in words
     assert explain(InvalidInput("phone", "x"), chinese) != explain(InvalidInput("code", "x"), chinese)
 
 
@@ -100,12 +105,18 @@ def test_staff_pages_explain_in_chinese_by_code(error: DomainError, words: str) 
     ("error", "words"),
     [
         (NotFound("x", code="unknown_dispute"), "找不到这条投诉。"),
-        (InvalidInput("code", "x", code="wrong_code"), "验证码不对或已过期。请核对短信，或重新获取验证码。"),
+        (Unauthorized("x", code="wrong_code"), "验证码不对。请核对最新一条短信里的数字，重新输入。"),
+        (Unauthorized("x", code="code_expired"), "该验证码已过期或已使用过。请点下方“重新获取验证码”。"),
+        (
+            Unauthorized("x", code="code_voided"),
+            "该验证码输错次数过多，已经作废。请点下方“重新获取验证码”获取新的验证码。",
+        ),
+        # An ended session is not a wrong code (issue 11): she is asked to sign in again.
+        (Unauthorized("unknown, ended or expired contact session"), "您的登录已结束。请用新的短信验证码重新登录。"),
         (
             TooManyRequests("x", 3600, code="daily_filings"),
             "您今天提交的投诉较多。请在已有的投诉中补充材料，或明天再试。",
         ),
-        (TooManyRequests("x", 3600), "尝试次数过多，请 60 分钟后再试。"),
         # A generic invalid_input is explained by the field it names.
         (InvalidInput("phone", "x"), "这不是有效的手机号码，请核对后重试。"),
         (InvalidInput("nothing_we_know", "the English detail"), "有些内容不对，请检查后重试。"),

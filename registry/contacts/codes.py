@@ -23,7 +23,7 @@ from registry.errors import InvalidInput, TooManyRequests, Unauthorized
 from registry.rows import fetch_one
 from registry.sessions.contact import SessionToken, start_session
 from registry.settings import Settings
-from registry.sms import queue_sms
+from registry.sms import Envelope, queue_sms, sealer_for
 
 
 def client_key(settings: Settings, address: str | None) -> bytes:
@@ -175,12 +175,37 @@ async def open_session(
         right = live is not None and tokens.same(bytes(live["code_hash"]), _code_hash(settings, key, code))
         if live is not None and right:
             await conn.execute(USE_CODE, live["id"])
-            session = await start_session(conn, key, phones.mask(e164), limits.session_minutes)
+            sealed = sealer_for(settings.session_key).seal(Envelope(to=e164))
+            session = await start_session(conn, key, phones.mask(e164), limits.session_minutes, sealed)
         else:
             if live is not None:
                 await conn.execute(FAIL_CODE, live["id"], limits.code_max_failures)
             await conn.execute(RECORD_FAILURE, key, client)
     # Raised after the commit, so the wrong try stays counted.
     if session is None:
-        raise Unauthorized("wrong or expired code", code="wrong_code")
+        raise await _why_refused(conn, key, live is not None, limits.code_max_failures)
     return session
+
+
+# The newest code of the number, whatever its state: why a code that did not work did not.
+NEWEST_CODE = """
+    SELECT expires_at <= now() AS expired, failures, voided_at IS NOT NULL AS voided, used_at IS NOT NULL AS used
+    FROM contact_codes WHERE phone_key = $1 ORDER BY created_at DESC LIMIT 1
+"""
+
+
+async def _why_refused(conn: Connection, key: bytes, was_live: bool, max_failures: int) -> Unauthorized:
+    """Which case it is, so the page can say it (issue 11): `wrong_code` (tries left), `code_voided` (the
+    last wrong try used them up), `code_expired` (older than its minutes, or already used).
+
+    Every case is the same 401 with the same `type`; only `code` names the case. It tells nothing about
+    whether the number is registered: a code was asked for it, by whoever is typing now.
+    """
+    newest = await conn.fetchrow(NEWEST_CODE, key)
+    if newest is None or newest["used"] or (newest["expired"] and not newest["voided"]):
+        return Unauthorized("the code has expired or was used; ask for a new one", code="code_expired")
+    if newest["voided"] and newest["failures"] >= max_failures:
+        return Unauthorized(f"{max_failures} wrong tries voided this code; ask for a new one", code="code_voided")
+    if not was_live:
+        return Unauthorized("the code has expired or was used; ask for a new one", code="code_expired")
+    return Unauthorized("wrong code", code="wrong_code")

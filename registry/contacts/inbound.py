@@ -60,8 +60,8 @@ def refuses(text: str) -> bool:
 
 
 def reference(receipt_id: UUID) -> str:
-    """A receipt's reference in an SMS: the first 8 characters of its number, as the receipt page shows it."""
-    return str(receipt_id)[:8]
+    """A receipt's reference in an SMS, as the receipt page shows it."""
+    return rules.receipt_reference(receipt_id)
 
 
 SEEN = "SELECT action, receipt_id FROM sms_inbound WHERE phone_key = $1 AND gateway_id = $2"

@@ -7,18 +7,19 @@ the values kept; the change behind it is one transaction, so nothing is half-sav
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, URLEncodedBody
+from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
 from registry import notices
 from registry.agencies.queries import public_agencies
 from registry.clients import client_address
+from registry.complaints import contact_disputes
 from registry.contacts import codes, me, rules
 from registry.contacts.schemas import RuleRequest
 from registry.contacts.words import describe_rule, worded
@@ -26,7 +27,7 @@ from registry.database import Connection
 from registry.errors import DomainError, InvalidInput, NotFound
 from registry.pages.explain import explain
 from registry.pages.i18n import Texts
-from registry.pages.kit import TEXTS, error_page, page, sign_in_redirect
+from registry.pages.kit import TEXTS, error_page, page, safe_next, sign_in_redirect
 from registry.sessions.contact import (
     ContactSession,
     SignInRequired,
@@ -58,8 +59,22 @@ class Pages(Controller):
         return page(texts, "start.html", signed_in=maybe_contact is not None)
 
     @get("/verify")
-    async def phone_form(self, texts: NamedDependency[Texts]) -> Template:
-        return page(texts, "verify_phone.html", phone="", error=None)
+    async def phone_form(
+        self,
+        texts: NamedDependency[Texts],
+        next_path: Annotated[str | None, QueryParameter(name="next")] = None,
+        expired: Annotated[str | None, QueryParameter(name="expired")] = None,
+        kept: Annotated[str | None, QueryParameter(name="kept")] = None,
+    ) -> Template:
+        return page(
+            texts,
+            "verify_phone.html",
+            phone="",
+            error=None,
+            next=safe_next(next_path),
+            expired=expired == "1",
+            kept=kept == "1",
+        )
 
     @post("/verify")
     async def send_code(
@@ -71,12 +86,23 @@ class Pages(Controller):
         texts: NamedDependency[Texts],
     ) -> Template:
         phone = data.get("phone", "").strip()
+        # Where she was going (the start page's form: the refusal), carried through both steps.
+        target = safe_next(data.get("next"))
         try:
             sent = await codes.send_code(conn, settings, phone, client_address(request))
         except DomainError as exc:
-            return page(texts, "verify_phone.html", status=exc.status, phone=phone, error=explain(exc, texts))
+            return page(
+                texts,
+                "verify_phone.html",
+                status=exc.status,
+                phone=phone,
+                error=explain(exc, texts),
+                next=target,
+                expired=False,
+                kept=False,
+            )
         # The number travels in the form, not in a URL, so it never lands in an access log.
-        return page(texts, "verify_code.html", phone=phone, minutes=sent.expires_in // 60, error=None)
+        return page(texts, "verify_code.html", phone=phone, minutes=sent.expires_in // 60, error=None, next=target)
 
     @get("/verify/code")
     async def code_form_again(self) -> Redirect:
@@ -93,15 +119,23 @@ class Pages(Controller):
         texts: NamedDependency[Texts],
     ) -> Template | Redirect:
         phone = data.get("phone", "").strip()
+        target = safe_next(data.get("next"))
         try:
             session = await codes.open_session(conn, settings, phone, data.get("code", ""), client_address(request))
         except DomainError as exc:
             minutes = settings.contact.code_minutes
             return page(
-                texts, "verify_code.html", status=exc.status, phone=phone, minutes=minutes, error=explain(exc, texts)
+                texts,
+                "verify_code.html",
+                status=exc.status,
+                phone=phone,
+                minutes=minutes,
+                error=explain(exc, texts),
+                next=target,
             )
         cookie = session_cookie(settings, session.token, settings.contact.session_minutes * 60)
-        return Redirect(path="/me", status_code=303, cookies=[cookie])
+        # Sign-in always goes back where she was going: the refusal, a complaint she was writing, ...
+        return Redirect(path=target if target != "/" else "/me", status_code=303, cookies=[cookie])
 
     @get("/me")
     async def status(
@@ -120,6 +154,7 @@ class Pages(Controller):
             refused_all=refused_all,
             exceptions=exceptions,
             check_count=len(checks),
+            complaint_count=len(await contact_disputes(conn, contact.phone_key)),
             notices=await notices.notices_of(conn, contact.phone_key),
         )
 
@@ -234,7 +269,15 @@ class Pages(Controller):
     ) -> Template:
         receipt = worded(await rules.get_receipt(conn, contact, receipt_id), texts)
         in_force = [(rule, describe_rule(rule, texts)) for rule in receipt.rules_in_force]
-        return page(texts, "receipt.html", receipt=receipt, in_force=in_force, contact=contact)
+        return page(
+            texts,
+            "receipt.html",
+            receipt=receipt,
+            reference=rules.receipt_reference(receipt.id),
+            in_force=in_force,
+            contact=contact,
+            texted=receipt.action == "rule_added" and receipt.rule.kind == "refuse" and not receipt.rule.borrower,
+        )
 
     @get("/me/erase")
     async def erase_form(self, contact: NamedDependency[ContactSession], texts: NamedDependency[Texts]) -> Template:

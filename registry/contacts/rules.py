@@ -24,8 +24,27 @@ from registry.database import Connection
 from registry.errors import InvalidInput, NotFound
 from registry.permits import revoke_contradicted_permits
 from registry.rows import fetch_all
-from registry.sessions.contact import ContactSession, still_live
+from registry.sessions.contact import ContactSession, sealed_number, still_live
 from registry.settings import Settings
+from registry.sms import queue_sms, sealer_for
+
+# The alphabet of dispute references (no 0/O, 1/I/L, U): a receipt's reference is read out over the phone too.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def receipt_reference(receipt_id: UUID) -> str:
+    """A receipt's short reference, `R-7KQ3-M9XP`: 8 characters from the first 40 random bits of its id.
+
+    Derived, not stored, so every receipt already has one; with her number it names one receipt
+    (two receipts of one contact sharing 40 random bits is a one-in-a-trillion event).
+    """
+    value = receipt_id.int >> 88  # the top 40 bits of a version-4 UUID are random
+    chars = []
+    for _ in range(8):
+        value, digit = divmod(value, len(REFERENCE_ALPHABET))
+        chars.append(REFERENCE_ALPHABET[digit])
+    return f"R-{''.join(chars[:4])}-{''.join(chars[4:])}"
+
 
 # A rule's state is computed, never stored: expiry needs no job to flip it.
 RULES_OF = """
@@ -178,7 +197,29 @@ async def add_rule(conn: Connection, settings: Settings, contact: ContactSession
     async with conn.transaction():
         await _hold(conn, contact)
         scope = (borrower_key, borrower_hint) if borrower_key is not None and borrower_hint is not None else None
-        return await _record(conn, settings, contact.phone_key, contact.actor, request, scope, expires_at, "session")
+        recorded = await _record(
+            conn, settings, contact.phone_key, contact.actor, request, scope, expires_at, "session"
+        )
+        if request.kind == "refuse" and borrower_key is None:
+            await _text_receipt(conn, settings, contact, recorded)
+        return recorded
+
+
+async def _text_receipt(conn: Connection, settings: Settings, contact: ContactSession, recorded: Recorded) -> None:
+    """The refusal's receipt reference by SMS too (in the change's transaction), so she has it even
+    if she closes the page: to the number the session was opened for, sealed until the job sends it."""
+    sealed = await sealed_number(conn, contact)
+    if sealed is None:
+        return
+    number = sealer_for(settings.session_key).open(sealed).to
+    reference = receipt_reference(recorded.receipt.id)
+    rule = recorded.rule
+    text = (
+        settings.jurisdiction.agency_refusal_sms(reference, rule.agency_name or "")
+        if rule.agency_id
+        else settings.jurisdiction.confirmation_sms(reference)
+    )
+    await queue_sms(conn, settings, "confirmation", number, text)
 
 
 # An open-ended refusal of exactly this scope, already in force.

@@ -7,7 +7,6 @@ words for the same code (a worried person is told what to do, a reviewer what fa
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -18,10 +17,12 @@ Words = Callable[[Texts], str]
 
 
 def _wait(exc: DomainError, texts: Texts) -> str:
+    """The wait as a time on the clock: "60 minutes" means nothing to someone who reloads ten minutes later."""
     seconds = exc.retry_after if isinstance(exc, TooManyRequests) else 60
-    return texts.gettext(
-        "Too many tries. Please wait %(minutes)s minutes, then try again.", minutes=math.ceil(seconds / 60)
-    )
+    at = datetime.now(UTC) + timedelta(seconds=seconds)
+    # A wait past midnight (or longer than a day) needs the date, not only the time.
+    when = texts.clock(at) if seconds < 12 * 3600 else texts.datetime(at)
+    return texts.gettext("Too many tries from here. You can try again at %(time)s.", time=when)
 
 
 def _resend_at(exc: DomainError, texts: Texts) -> str:
@@ -40,8 +41,13 @@ CONTACT_BY_CODE: dict[str, Words] = {
     "daily_filings": lambda t: t.gettext(
         "You have filed many complaints today. Please add to an open one, or try again tomorrow."
     ),
-    "wrong_code": lambda t: t.gettext("That code is wrong or has expired. Check the SMS, or ask for a new code."),
-    "unauthorized": lambda t: t.gettext("That code is wrong or has expired. Check the SMS, or ask for a new code."),
+    "wrong_code": lambda t: t.gettext("That code is wrong. Check the digits in the newest SMS and type them again."),
+    "code_expired": lambda t: t.gettext("That code has expired or was already used. Tap “Send a new code” below."),
+    "code_voided": lambda t: t.gettext(
+        "That code was typed wrong too many times, so it no longer works. Tap “Send a new code” below."
+    ),
+    # Not a code: her sign-in ended (it lasts 30 minutes), or she was never signed in on this page.
+    "unauthorized": lambda t: t.gettext("Your sign-in has ended. Please sign in again with a new SMS code."),
     "unavailable": lambda t: t.gettext("We could not send the SMS just now. Please try again in a minute."),
     "not_textable": lambda t: t.gettext(
         "We can send codes only to mobile numbers, not to landlines or numbers abroad. Check the number."

@@ -51,17 +51,34 @@ class SignInRequired(Exception):
 
 
 INSERT_SESSION = """
-    INSERT INTO contact_sessions (phone_key, phone_hint, token_hash, expires_at)
-    VALUES ($1, $2, $3, now() + make_interval(mins => $4::int))
+    INSERT INTO contact_sessions (phone_key, phone_hint, token_hash, expires_at, phone_sealed)
+    VALUES ($1, $2, $3, now() + make_interval(mins => $4::int), $5)
     RETURNING expires_at
 """
 
 
-async def start_session(conn: Connection, phone_key: bytes, phone_hint: str, minutes: int) -> SessionToken:
-    """A new session for a number whose owner has just proved it (runs in the caller's transaction)."""
+async def start_session(
+    conn: Connection, phone_key: bytes, phone_hint: str, minutes: int, phone_sealed: bytes | None = None
+) -> SessionToken:
+    """A new session for a number whose owner has just proved it (runs in the caller's transaction).
+
+    `phone_sealed` is the number sealed by registry.sms (never in plain), so a receipt can be sent
+    to it by SMS while the session lives (sql/0040_session_number_sealed.sql).
+    """
     token = tokens.new_token(SESSION_PREFIX)
-    expires_at = await conn.fetchval(INSERT_SESSION, phone_key, phone_hint, tokens.token_hash(token), minutes)
+    expires_at = await conn.fetchval(
+        INSERT_SESSION, phone_key, phone_hint, tokens.token_hash(token), minutes, phone_sealed
+    )
     return SessionToken(token=token, expires_at=expires_at)
+
+
+SEALED_NUMBER = "SELECT phone_sealed FROM contact_sessions WHERE id = $1 AND ended_at IS NULL"
+
+
+async def sealed_number(conn: Connection, contact: ContactSession) -> bytes | None:
+    """The session's number as sealed at sign-in (None for sessions opened without one)."""
+    sealed: bytes | None = await conn.fetchval(SEALED_NUMBER, contact.id)
+    return sealed
 
 
 SESSION = """
@@ -89,7 +106,8 @@ async def still_live(conn: Connection, contact: ContactSession) -> None:
         raise Unauthorized(NO_SESSION)
 
 
-END_SESSION = "UPDATE contact_sessions SET ended_at = now() WHERE id = $1 AND ended_at IS NULL"
+# Ending a session wipes its sealed number at once (the row stays a day, for retention to delete).
+END_SESSION = "UPDATE contact_sessions SET ended_at = now(), phone_sealed = NULL WHERE id = $1 AND ended_at IS NULL"
 
 
 async def end_session(conn: Connection, contact: ContactSession) -> None:

@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from registry.contacts.inbound import refuses
+from registry.contacts.rules import receipt_reference
 from registry.database import Connection
 from registry.settings import NoticeFigures, Settings
 from tests.factories import add_rule, bearer, key_of, make_agency_with_key
@@ -36,7 +37,7 @@ async def test_td_refuses_a_number_that_never_visited_and_confirms_by_sms(
     body = answered.json()
     assert body["action"] == "refused" and body["id"] == "gw-1"
     [confirmation] = await outbox(conn, PHONE, containing=CONFIRMATION)
-    assert body["receipt_id"][:8] in confirmation
+    assert receipt_reference(UUID(body["receipt_id"])) in confirmation
     rule = await conn.fetchrow(
         "SELECT kind, agency_id, borrower_key, expires_at FROM rules WHERE phone_key = $1", key_of(PHONE)
     )

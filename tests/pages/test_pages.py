@@ -10,9 +10,11 @@ from playwright.async_api import Browser, Page, expect
 
 from registry.agencies.queries import IssuedKey
 from registry.database import Connection
+from registry.jurisdiction import sms_segments
 from tests.conftest import LiveServer
 from tests.factories import auth, bearer, contact_session, latest_code, make_agency, make_agency_with_key, one_row
 from tests.pages.conftest import phone_context, shot, sign_in_on_page
+from tests.sms import outbox
 
 PHONE = "+8613800138000"
 
@@ -25,7 +27,7 @@ async def agency_check(live_server: LiveServer, key: IssuedKey) -> tuple[str, st
     return body["decision"], body["reason"]
 
 
-async def test_refuse_everything_in_two_taps_then_withdraw(
+async def test_refuse_from_the_start_page_with_one_confirm_screen_then_withdraw(
     page: Page, live_server: LiveServer, conn: Connection
 ) -> None:
     _, key = await make_agency_with_key(conn, "示例催收有限公司")
@@ -33,12 +35,14 @@ async def test_refuse_everything_in_two_taps_then_withdraw(
     await page.goto("/")
     await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     await expect(page.locator("h1")).to_contain_text("催收")
+    await expect(page.locator("#rights")).to_contain_text("“不帮他还就是包庇罪”是虚假恐吓")
+    await expect(page.locator("#rights")).to_contain_text("12321")
+    await expect(page.locator("#trust")).to_contain_text("我们从不给您打电话，也从不向您索要验证码")
     await shot(page, "01-start-zh")
-    await page.click("text=开始")
-    await expect(page.locator("h1")).to_have_text("您的手机号码")
 
+    # The number is asked for on the start page itself.
     await page.fill("#phone", "12345")
-    await page.click("button[type=submit]")
+    await page.click("#start-form button[type=submit]")
     await expect(page.locator("#error")).to_have_text("这不是有效的手机号码，请核对后重试。")
     await expect(page.locator("#phone")).to_have_value("12345")
     await shot(page, "02-verify-phone-error-zh")
@@ -50,26 +54,30 @@ async def test_refuse_everything_in_two_taps_then_withdraw(
     code = await latest_code(conn, PHONE)
     await page.fill("#code", f"{(int(code) + 1) % 1_000_000:06d}")
     await page.click("form[action='/verify/code'] button[type=submit]")
-    await expect(page.locator("#error")).to_have_text("验证码不对或已过期。请核对短信，或重新获取验证码。")
+    await expect(page.locator("#error")).to_have_text("验证码不对。请核对最新一条短信里的数字，重新输入。")
     await shot(page, "04-verify-code-error-zh")
     await page.fill("#code", "12a")
     await page.click("form[action='/verify/code'] button[type=submit]")
     await expect(page.locator("#error")).to_have_text("验证码是 6 位数字，请照短信填写。")
     await page.fill("#code", code)
     await page.click("form[action='/verify/code'] button[type=submit]")
-    await page.wait_for_url("**/me")
-    await expect(page.locator("#protection")).to_have_text("您还没有拒绝催收来电。")
-    await shot(page, "05-status-zh")
-
-    # Two taps from the status page: the big button, then the confirmation.
-    await page.click("#refuse-all")
+    # Straight to the one confirm screen: she came to refuse.
+    await page.wait_for_url("**/me/refuse")
     await shot(page, "06-refuse-zh")
     await page.click("#confirm-refuse-all")
     await page.wait_for_url("**/me/receipts/*")
     await expect(page.locator("#receipt-text")).to_have_text(
         "已登记：任何机构都不得因任何人的欠款给您打电话。长期有效。"
     )
+    reference = await page.inner_text("#receipt-ref")
+    assert re.fullmatch(r"R-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}", reference), reference
+    await expect(page.locator("#next-steps")).to_contain_text("立即生效")
+    await expect(page.locator("#next-steps")).to_contain_text("记下号码和时间")
+    await expect(page.locator("#keep-copy")).to_contain_text("截屏")
     await shot(page, "07-receipt-zh")
+    # The reference came by SMS too, to the number she signed in with.
+    [texted] = await outbox(conn, PHONE, containing=reference)
+    assert "立即生效" in texted and sms_segments(texted) <= 2
 
     assert await agency_check(live_server, key) == ("deny", "refused")
 
@@ -84,7 +92,7 @@ async def test_refuse_everything_in_two_taps_then_withdraw(
     await shot(page, "09-checks-zh")
 
     await page.goto("/me")
-    await page.click("#rules >> text=撤回")
+    await page.click("#rules a")
     await expect(page.locator("h1")).to_have_text("撤回这条登记？")
     await shot(page, "10-withdraw-zh")
     await page.click("#confirm-withdraw")
@@ -224,4 +232,6 @@ async def test_another_persons_receipt_is_a_plain_not_found_page(
     own, foreign, signed_out = pages["owner"], pages["other"], pages["none"]
     assert own.status_code == 200 and "已登记" in own.text
     assert foreign.status_code == 404 and "没有找到该内容" in foreign.text and "已登记" not in foreign.text
-    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/verify"
+    # Signing in leads back to the receipt.
+    assert signed_out.status_code == 303
+    assert signed_out.headers["location"] == f"/verify?next=%2Fme%2Freceipts%2F{receipt_id}"
