@@ -43,7 +43,8 @@ ERASE = """
     WITH rules_gone AS (DELETE FROM rules WHERE phone_key = $1 RETURNING 1),
     receipts_gone AS (DELETE FROM contact_receipts WHERE phone_key = $1 RETURNING 1),
     sessions_gone AS (DELETE FROM contact_sessions WHERE phone_key = $1 RETURNING 1),
-    codes_gone AS (DELETE FROM contact_codes WHERE phone_key = $1 RETURNING 1)
+    codes_gone AS (DELETE FROM contact_codes WHERE phone_key = $1 RETURNING 1),
+    drafts_gone AS (DELETE FROM complaint_drafts WHERE phone_key = $1 RETURNING 1)
     SELECT (SELECT count(*) FROM rules_gone) AS rules, (SELECT count(*) FROM sessions_gone) AS sessions
 """
 

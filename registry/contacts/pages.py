@@ -6,7 +6,7 @@ the values kept; the change behind it is one transaction, so nothing is half-sav
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -21,7 +21,7 @@ from registry.agencies.queries import public_agencies
 from registry.clients import client_address
 from registry.complaints import contact_disputes
 from registry.contacts import codes, me, rules
-from registry.contacts.schemas import RuleRequest
+from registry.contacts.schemas import RecentCheck, RuleRequest
 from registry.contacts.words import describe_rule, worded
 from registry.database import Connection
 from registry.errors import DomainError, InvalidInput, NotFound
@@ -189,14 +189,7 @@ class Pages(Controller):
         contact: NamedDependency[ContactSession],
         texts: NamedDependency[Texts],
     ) -> Template:
-        return page(
-            texts,
-            "consent.html",
-            agencies=await public_agencies(conn),
-            form={"days": str(settings.limits.consent_default_days)},
-            max_days=settings.limits.consent_max_days,
-            error=None,
-        )
+        return await _consent_page(conn, settings, contact, texts, form={})
 
     @post("/me/consent")
     async def consent(
@@ -208,24 +201,15 @@ class Pages(Controller):
         texts: NamedDependency[Texts],
     ) -> Template | Redirect:
         try:
-            days = _days(data.get("days", ""), settings.limits.consent_max_days)
-            request = RuleRequest(
-                kind="consent",
-                agency_id=_agency(data),
-                borrower_phone=data.get("borrower_phone", "").strip() or None,
-                expires_at=datetime.now(UTC) + timedelta(days=days),
-            )
+            agency_id, borrower = _agency(data), data.get("borrower_phone", "").strip() or None
+            if agency_id is None and borrower is None:
+                # Whom it is about comes first, then until when.
+                raise InvalidInput("agency_id", "an agency, a borrower's phone, or both", code="consent_needs_scope")
+            until = _until(data.get("until", ""), settings)
+            request = RuleRequest(kind="consent", agency_id=agency_id, borrower_phone=borrower, expires_at=until)
             change = await rules.add_rule(conn, settings, contact, request)
         except DomainError as exc:
-            return page(
-                texts,
-                "consent.html",
-                status=exc.status,
-                agencies=await public_agencies(conn),
-                form=data,
-                max_days=settings.limits.consent_max_days,
-                error=explain(exc, texts, max_days=settings.limits.consent_max_days),
-            )
+            return await _consent_page(conn, settings, contact, texts, form=data, status=exc.status, error=exc)
         return Redirect(path=f"/me/receipts/{change.receipt.id}", status_code=303)
 
     @get("/me/rules/{rule_id:uuid}/withdraw")
@@ -257,7 +241,23 @@ class Pages(Controller):
     async def checks(
         self, conn: NamedDependency[Connection], contact: NamedDependency[ContactSession], texts: NamedDependency[Texts]
     ) -> Template:
-        return page(texts, "checks.html", checks=await me.recent_checks(conn, contact.phone_key))
+        checks = await me.recent_checks(conn, contact.phone_key)
+        consents = [r for r in await rules.rules_of(conn, contact.phone_key) if r.kind == "consent"]
+
+        def consented(check: RecentCheck) -> bool:
+            """Whether a consent that could cover this agency was in force when it checked: its limit
+            (calls she allowed) was reached, not the once-a-month limit of a contact without a rule."""
+            at = check.checked_at
+            return any(
+                (r.agency_id is None or r.agency_id == check.agency_id)
+                and r.created_at <= at
+                and (r.expires_at is None or r.expires_at > at)
+                and (r.withdrawn_at is None or r.withdrawn_at > at)
+                for r in consents
+            )
+
+        under_consent = {i for i, c in enumerate(checks) if c.reason == "frequency_limit" and consented(c)}
+        return page(texts, "checks.html", checks=checks, under_consent=under_consent)
 
     @get("/me/receipts/{receipt_id:uuid}")
     async def receipt(
@@ -368,13 +368,45 @@ def _agency(data: dict[str, str]) -> UUID | None:
         raise InvalidInput("agency_id", "not an agency id", code="unknown_agency") from None
 
 
-def _days(raw: str, maximum: int) -> int:
-    # isdecimal, not isdigit: `²` is a digit that int() refuses (a 500 before); full-width `３０` is decimal
-    # and int() reads it. At most 4 of them, so int() never meets a 5,000-digit number either.
+def _until(raw: str, settings: Settings) -> datetime:
+    """The consent's last day, from the date picker (`2026-06-30`): it ends when that day ends, on the
+    jurisdiction's clock. No default: she chooses the day (issue 11: nothing prefilled for her)."""
+    zone = settings.jurisdiction.display_zone
     text = raw.strip()
-    if not (text.isdecimal() and len(text) <= 4) or not 1 <= int(text) <= maximum:
-        raise InvalidInput("days", f"a whole number from 1 to {maximum}")
-    return int(text)
+    try:
+        last_day = date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        last_day = None
+    today = datetime.now(zone).date()
+    if last_day is None or not today <= last_day < today + timedelta(days=settings.limits.consent_max_days):
+        raise InvalidInput("until", f"a day from today to {settings.limits.consent_max_days - 1} days ahead")
+    return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone)
+
+
+async def _consent_page(
+    conn: Connection,
+    settings: Settings,
+    contact: ContactSession,
+    texts: Texts,
+    *,
+    form: dict[str, str],
+    status: int = 200,
+    error: DomainError | None = None,
+) -> Template:
+    in_force = [rule for rule in await rules.rules_of(conn, contact.phone_key) if rule.state == "active"]
+    zone = settings.jurisdiction.display_zone
+    today = datetime.now(zone).date()
+    return page(
+        texts,
+        "consent.html",
+        status=status,
+        agencies=await public_agencies(conn),
+        form=form,
+        first_day=today.isoformat(),
+        last_day=(today + timedelta(days=settings.limits.consent_max_days - 1)).isoformat(),
+        refused_all=any(r.kind == "refuse" and not r.agency_id and not r.borrower for r in in_force),
+        error=explain(error, texts, max_days=settings.limits.consent_max_days) if error else None,
+    )
 
 
 ROUTES: list[ControllerRouterHandler] = [Pages]

@@ -135,12 +135,9 @@ async def own_dispute(conn: Connection, contact: ContactSession, ref: str, *, lo
 
 
 def contact_timeline(all_events: list[Event]) -> list[Event]:
-    # The agency's answer can itself contain debt details, so the contact sees that it came, not its text.
-    return [
-        Event(at=e.at, actor=e.actor, kind=e.kind, text=None if e.actor == "agency" else e.text)
-        for e in all_events
-        if e.visible_to_contact
-    ]
+    # The contact is a party to the dispute: she reads the agency's written answer too (issue 11). The
+    # agencies' API says so where they write it (POST /v1/disputes/{ref}/responses).
+    return [e for e in all_events if e.visible_to_contact]
 
 
 async def contact_view(conn: Connection, contact: ContactSession, ref: str) -> ContactDispute:

@@ -4,27 +4,35 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
 from registry.agencies import queries as agencies
 from registry.complaints import contact_disputes
 from registry.database import Connection
-from registry.disputes import attachments, intake
+from registry.disputes import attachments, drafts, intake
 from registry.disputes.records import normalize_ref
 from registry.disputes.schemas import PENDING, DisputeRequest
 from registry.errors import DomainError, InvalidInput, NotFound, json_path
 from registry.pages.explain import explain
 from registry.pages.i18n import Texts
 from registry.pages.kit import TEXTS, page, sign_in_redirect
-from registry.sessions.contact import ContactSession, SignInRequired, cookie_contact
+from registry.sessions.contact import COOKIE as CONTACT_COOKIE
+from registry.sessions.contact import (
+    ContactSession,
+    SignInRequired,
+    cookie_contact,
+    lapsed_phone_key,
+    maybe_cookie_contact,
+)
 from registry.settings import Settings
 
 
@@ -69,7 +77,14 @@ def event_words(texts: Texts) -> dict[str, str]:
 
 
 async def form_page(
-    conn: Connection, texts: Texts, *, status: int = 200, error: str | None = None, values: dict[str, Any] | None = None
+    conn: Connection,
+    texts: Texts,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    values: dict[str, Any] | None = None,
+    kept_file: str | None = None,
+    kept: bool = False,
 ) -> Template:
     return page(
         texts,
@@ -77,6 +92,8 @@ async def form_page(
         status=status,
         error=error,
         values=values or {},
+        kept_file=kept_file,
+        kept=kept,
         agencies=await agencies.public_agencies(conn),
         categories=category_words(texts),
     )
@@ -140,36 +157,67 @@ class ComplaintPages(Controller):
 
     @get("/new")
     async def new(
-        self, conn: NamedDependency[Connection], texts: NamedDependency[Texts], session: NamedDependency[ContactSession]
+        self,
+        request: Request[Any, Any, Any],
+        conn: NamedDependency[Connection],
+        texts: NamedDependency[Texts],
+        session: NamedDependency[ContactSession],
+        agency: Annotated[str | None, QueryParameter(name="agency")] = None,
     ) -> Template:
-        return await form_page(conn, texts)
+        """The form: empty, about one agency (from "who looked me up"), or as she left it when her sign-in
+        timed out."""
+        draft = await drafts.find(conn, request.cookies.get(drafts.COOKIE), session.phone_key)
+        if draft is not None:
+            return await form_page(conn, texts, values=draft.values, kept_file=draft.filename, kept=True)
+        return await form_page(conn, texts, values={"agency_id": agency or ""})
 
-    @post("/", request_max_body_size=attachments.UPLOAD_MAX_BODY, status_code=303)
+    @post(
+        "/",
+        request_max_body_size=attachments.UPLOAD_MAX_BODY,
+        status_code=303,
+        dependencies={"maybe_session": Provide(maybe_cookie_contact)},
+    )
     async def file(
         self,
         request: Request[Any, Any, Any],
         conn: NamedDependency[Connection],
         settings: NamedDependency[Settings],
         texts: NamedDependency[Texts],
-        session: NamedDependency[ContactSession],
+        maybe_session: NamedDependency[ContactSession | None],
     ) -> Template | Redirect:
-        """File from the form; a recording or screenshot may come with it."""
+        """File from the form; a recording or screenshot may come with it. Her sign-in may have timed out
+        while she wrote: then everything she sent is kept and she is brought back to it after signing in."""
         form = await request.form()
         body, values = parse_form(form, settings)
         upload = form.get("file")
         data = b""
+        filename: str | None = None
         if isinstance(upload, UploadFile) and upload.filename:
             data = await attachments.read_upload(upload)
-        contact = session
+            filename = upload.filename
+        draft_token = request.cookies.get(drafts.COOKIE)
+        if maybe_session is None:
+            return await self._keep_for_later(request, conn, settings, values, filename, data)
+        contact = maybe_session
+        kept = await drafts.find(conn, draft_token, contact.phone_key)
+        if not data and kept is not None and kept.file is not None:
+            # The file she chose before her sign-in timed out comes with the form she sends now.
+            data, filename = kept.file, kept.filename
+        # A file over 10 MB is not a reason to lose the complaint: it is filed without it, and its page
+        # asks for the recording in shorter pieces.
+        too_large = len(data) > attachments.MAX_BYTES
+        if too_large:
+            data, filename = b"", None
         try:
             # The file is checked before anything is filed, so a refused file files nothing.
-            if data and (len(data) > attachments.MAX_BYTES or attachments.content_type_of(data) is None):
+            if data and attachments.content_type_of(data) is None:
                 raise InvalidInput("file", "not an accepted file")
             # One transaction: a complaint whose file could not be stored is not left filed without it.
             async with conn.transaction():
                 filed = await intake.file_dispute(conn, contact, to_request(body), settings)
-                if data and isinstance(upload, UploadFile):
-                    await attachments.attach(conn, contact, filed.ref, upload.filename, data)
+                if data and filename:
+                    await attachments.attach(conn, contact, filed.ref, filename, data)
+                await drafts.drop(conn, draft_token)
         except DomainError as exc:
             return await form_page(
                 conn,
@@ -177,8 +225,26 @@ class ComplaintPages(Controller):
                 status=422 if isinstance(exc, InvalidInput) else exc.status,
                 error=explain(exc, texts),
                 values=values,
+                kept_file=kept.filename if kept is not None and kept.file is not None else None,
             )
-        return Redirect(path=f"/complaints/{filed.ref}?filed=1", status_code=303)
+        notice = "&notice=file_too_large" if too_large else ""
+        cookies = [drafts.cleared_cookie(settings)] if draft_token else []
+        return Redirect(path=f"/complaints/{filed.ref}?filed=1{notice}", status_code=303, cookies=cookies)
+
+    async def _keep_for_later(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Connection,
+        settings: Settings,
+        values: dict[str, Any],
+        filename: str | None,
+        data: bytes,
+    ) -> Redirect:
+        phone_key = await lapsed_phone_key(conn, request.cookies.get(CONTACT_COOKIE))
+        keep_file = bool(data) and len(data) <= attachments.MAX_BYTES
+        token = await drafts.keep(conn, phone_key, values, filename if keep_file else None, data if keep_file else None)
+        query = urlencode({"next": "/complaints/new", "kept": "1"})
+        return Redirect(path=f"/verify?{query}", status_code=303, cookies=[drafts.cookie(settings, token)])
 
     @get("/{ref:str}")
     async def show(

@@ -149,7 +149,10 @@ class AgencyDisputes(Controller):
         ref: FromPath[str],
         data: JSONBody[ResponseRequest],
     ) -> AgencyDispute:
-        """The agency's answer, due within 7 days; the first one sends the case to review."""
+        """The agency's answer, due within 7 days; the first one sends the case to review.
+
+        The contact who complained reads this text on her complaint's timeline: she is a party to it.
+        """
         return await answers.respond(conn, caller.agency_id, caller.key_id, ref, data.text)
 
 

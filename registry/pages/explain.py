@@ -90,6 +90,10 @@ def explain(exc: DomainError, texts: Texts, *, max_days: int = 365) -> str:
         return CONTACT_BY_CODE[exc.code](texts)
     if isinstance(exc, InvalidInput):
         field = exc.field.split("[")[0]
+        if field == "until":
+            return texts.gettext(
+                "Choose the last day the calls are allowed: from today to %(max)s days ahead.", max=max_days
+            )
         if field in ("days", "expires_at"):
             return texts.gettext("Choose how many days it lasts: a whole number from 1 to %(max)s.", max=max_days)
         if field in CONTACT_BY_FIELD:

@@ -97,6 +97,18 @@ async def session_from_token(conn: Connection, token: str | None) -> ContactSess
     return session
 
 
+LAPSED_SESSION = "SELECT phone_key FROM contact_sessions WHERE token_hash = $1 AND ended_at IS NULL"
+
+
+async def lapsed_phone_key(conn: Connection, token: str | None) -> bytes | None:
+    """The phone key of the session a cookie names even after it timed out (not after she logged out):
+    what she was writing then is kept for her alone."""
+    if not token:
+        return None
+    key: bytes | None = await conn.fetchval(LAPSED_SESSION, tokens.token_hash(token))
+    return key
+
+
 LIVE_SESSION = "SELECT 1 FROM contact_sessions WHERE id = $1 AND ended_at IS NULL AND expires_at > now()"
 
 

@@ -54,10 +54,11 @@ async def test_agency_sees_its_own_disputes_masked_and_answers(
     ] == [ref]
     assert (await api.get("/v1/disputes?status=awaiting_agency", headers=bearer(key_a))).json()["items"] == []
 
-    # The contact learns that the agency answered, but not what (it may carry the borrower's debt details).
+    # The contact is a party to the dispute: she reads the agency's answer (issue 11).
     seen = (await api.get(f"/v1/contact/disputes/{ref}", headers=auth(contact))).json()
     assert seen["status"] == "under_review"
-    assert seen["timeline"][-1]["kind"] == "agency_response" and seen["timeline"][-1]["text"] is None
+    assert seen["timeline"][-1]["kind"] == "agency_response"
+    assert seen["timeline"][-1]["text"] == "We called once, after a check."
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'dispute.respond'") == 1
 
 

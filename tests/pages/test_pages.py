@@ -12,7 +12,7 @@ from registry.agencies.queries import IssuedKey
 from registry.database import Connection
 from registry.jurisdiction import sms_segments
 from tests.conftest import LiveServer
-from tests.factories import auth, bearer, contact_session, latest_code, make_agency, make_agency_with_key, one_row
+from tests.factories import auth, bearer, contact_session, latest_code, make_agency_with_key
 from tests.pages.conftest import phone_context, shot, sign_in_on_page
 from tests.sms import outbox
 
@@ -103,75 +103,6 @@ async def test_refuse_from_the_start_page_with_one_confirm_screen_then_withdraw(
 
     assert await agency_check(live_server, key) == ("allow", "no_record")
     assert await conn.fetchval("SELECT count(*) FROM rules WHERE withdrawn_at IS NOT NULL") == 1
-
-
-async def test_consent_in_english_with_plain_errors_and_a_printable_receipt(
-    page: Page, live_server: LiveServer, conn: Connection
-) -> None:
-    agency = await make_agency(conn, "Example Lending Ltd")
-    await page.goto("/")
-    await page.click("text=English")
-    await expect(page.locator("html")).to_have_attribute("lang", "en")
-    await shot(page, "20-start-en")
-    await sign_in_on_page(page, conn, PHONE, "+86 138 0013 8000")
-    # The switch is remembered across pages.
-    await expect(page.locator("h1")).to_have_text("My status")
-    await shot(page, "21-status-en")
-
-    await page.click("text=Allow calls about one loan or from one agency")
-    await expect(page.locator("#days")).to_have_value("180")
-    await shot(page, "22-consent-en")
-    await page.click("button[type=submit]")
-    await expect(page.locator("#error")).to_have_text("Choose an agency, or give the borrower's number, or both.")
-    await shot(page, "23-consent-error-en")
-    await page.fill("#borrower_phone", "12345")
-    await page.click("button[type=submit]")
-    await expect(page.locator("#error")).to_have_text(
-        "The borrower's number is not a phone number we can use. Check the digits."
-    )
-    await expect(page.locator("#borrower_phone")).to_have_value("12345")
-    await page.fill("#borrower_phone", "")
-    await page.select_option("#agency_id", label="Example Lending Ltd")
-    await page.fill("#days", "400")
-    await page.click("button[type=submit]")
-    await expect(page.locator("#error")).to_have_text("Choose how many days it lasts: a whole number from 1 to 365.")
-    assert await conn.fetchval("SELECT count(*) FROM rules") == 0
-
-    await page.fill("#days", "30")
-    await page.click("button[type=submit]")
-    await page.wait_for_url("**/me/receipts/*")
-    await expect(page.locator("#receipt-text")).to_contain_text(
-        "Recorded: Example Lending Ltd may call you about debts. Until"
-    )
-    await shot(page, "24-receipt-en")
-    await page.emulate_media(media="print")
-    await expect(page.locator("header.top")).to_be_hidden()
-    await shot(page, "25-receipt-print-en")
-    await page.emulate_media(media="screen")
-    row = await one_row(conn, "SELECT kind, agency_id, expires_at - created_at AS lasts FROM rules")
-    assert (row["kind"], row["agency_id"], round(row["lasts"].total_seconds() / 86400)) == ("consent", agency.id, 30)
-
-    await page.goto("/me")
-    await expect(page.locator("#rules li")).to_contain_text("Example Lending Ltd may call you about debts.")
-    await page.click("text=中文")
-    await expect(page.locator("h1")).to_have_text("我的状态")
-
-
-async def test_erase_explains_first_then_ends_the_protection(page: Page, conn: Connection) -> None:
-    await sign_in_on_page(page, conn, PHONE, "13800138000")
-    await page.click("#refuse-all")
-    await page.click("#confirm-refuse-all")
-    await page.goto("/me")
-    await page.click("text=删除我的数据")
-    await expect(page.locator("#erase-warning")).to_contain_text("删除会结束对您的保护")
-    await shot(page, "30-erase-zh")
-    await page.click("#confirm-erase")
-    await expect(page.locator("h1")).to_have_text("您的数据已删除")
-    await shot(page, "31-erased-zh")
-    assert await conn.fetchval("SELECT count(*) FROM rules") == 0
-    assert await conn.fetchval("SELECT count(*) FROM contact_sessions") == 0
-    await page.goto("/me")
-    await expect(page.locator("h1")).to_have_text("您的手机号码")
 
 
 async def test_language_follows_the_browser_and_the_session_cookie_is_http_only(
