@@ -334,7 +334,8 @@ class Pages(Controller):
             recorded = await rules.refuse(conn, settings, link.phone_key, "link", agency)
         receipt = worded(recorded.receipt, texts)
         in_force = [describe_rule(rule, texts) for rule in receipt.rules_in_force]
-        return page(texts, "notice_done.html", receipt=receipt, in_force=in_force)
+        reference = rules.receipt_reference(receipt.id)
+        return page(texts, "notice_done.html", receipt=receipt, in_force=in_force, reference=reference)
 
     @post("/logout")
     async def logout(

@@ -24,6 +24,7 @@ import uvicorn
 from registry.contacts.cli import outbox
 from registry.database import Connection
 from registry.errors import Unavailable
+from registry.jurisdiction import CHINA, sms_segments
 from registry.settings import Settings
 from registry.sms import OutboxRefused, WebhookSender, sender_for
 from tests.conftest import TEST_PEPPER, TEST_SESSION_KEY, LiveServer
@@ -145,6 +146,8 @@ def test_production_refuses_the_outbox() -> None:
 async def test_outbox_command_shows_the_code(api: httpx.AsyncClient, conn: Connection, settings: Settings) -> None:
     await api.post("/v1/contact/codes", json={"phone": PHONE})
     await api.post("/v1/contact/codes", json={"phone": "+8613900139000"})
+    # The SMS worker sends a moment after the request: wait for it, or this reads a half-sent outbox.
+    await all_sent(conn)
     result = await outbox(conn, settings, argparse.Namespace(phone="138 0013 8000", limit=20))
     [message] = result.data["messages"]
     assert message["phone"] == PHONE and "验证码" in message["body"]
@@ -175,3 +178,20 @@ async def test_registry_outbox_cli(api: httpx.AsyncClient, conn: Connection, dat
     [message] = json.loads(done.stdout)["messages"]
     code = await conn.fetchval("SELECT body FROM sms_outbox")
     assert message["body"] == code
+
+
+@pytest.mark.parametrize("minutes", [1, 10, 60])
+def test_the_code_sms_warns_of_fraud_in_both_languages_within_two_segments(minutes: int) -> None:
+    text = CHINA.code_sms("123456", minutes)
+    assert "123456" in text and "索要者即骗子" in text and "fraudster" in text
+    assert sms_segments(text) <= 2
+
+
+def test_the_receipt_sms_of_a_refusal_keeps_its_reference_whatever_the_agency_name() -> None:
+    reference = "R-7KQ3-M9XP"
+    assert reference in CHINA.confirmation_sms(reference) and sms_segments(CHINA.confirmation_sms(reference)) <= 2
+    for name in ("安心资产管理有限公司", "一个名字非常非常长的资产管理与咨询服务有限责任公司" * 4):
+        text = CHINA.agency_refusal_sms(reference, name)
+        assert text.endswith(f"Receipt {reference}.") and f"回执号 {reference}" in text
+        assert sms_segments(text) <= 2
+        assert name[:4] in text

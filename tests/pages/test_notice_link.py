@@ -49,6 +49,9 @@ async def test_one_tap_on_the_link_refuses_and_the_next_check_is_refused(
     await page.click("#refuse-all")
     await page.wait_for_selector("#receipt-text")
     assert "任何机构" in await page.inner_text("#receipt-text") or "No agency" in await page.inner_text("#receipt-text")
+    # A reference she can read out, and what happens next (issue 11).
+    assert re.fullmatch(r"R-[0-9A-Z]{4}-[0-9A-Z]{4}", await page.inner_text("#receipt-ref"))
+    assert "立即生效" in await page.inner_text("#next-steps")
     await shot(page, "notice_link_refused")
 
     check = await api.post("/v1/checks", json={"phone": PHONE}, headers=bearer(key))  # type: ignore[arg-type]
