@@ -4,7 +4,7 @@
     .venv/bin/python bench/checks.py --contacts 100000     # a quick run
     .venv/bin/python bench/checks.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
 
-It makes its own database (`registry_bench`) on that server, loads the contacts' rules
+It makes its own database (`registry_bench_<contacts>`, kept for `--reuse`) on that server, loads the contacts' rules
 with COPY, starts the service with uvicorn in a subprocess on a loopback port, and prints:
 a bare asyncpg loop of the check statement beside POST /v1/checks at 8/32/128 concurrent
 connections (rate, p50, p99), POST /v1/checks/batch with 1,000 and 10,000 numbers beside
@@ -76,15 +76,32 @@ def machine(pg_version: str) -> str:
     return f"{os.cpu_count()} CPUs ({cpu}), {system}, {pg_version}"
 
 
-async def prepare(server_url: str, contacts: int) -> tuple[str, str]:
-    """A fresh bench database with the schema, one agency with a key, and `contacts` contacts with rules."""
+async def prepare(server_url: str, contacts: int, reuse: bool) -> tuple[str, str]:
+    """A bench database with the schema, one agency with a key, and `contacts` contacts with rules.
+
+    With `reuse`, a database this script loaded before with as many contacts is kept (loading
+    10,000,000 takes minutes); what earlier runs wrote (checks, permits, notices, jobs) is emptied.
+    """
+    name = f"{BENCH_DB}_{contacts}"
+    url = with_database(server_url, name)
     admin = await asyncpg.connect(server_url)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
+        exists = await admin.fetchval("SELECT true FROM pg_database WHERE datname = $1", name)
+        if exists and reuse:
+            await database.migrate_url(url)
+            conn = await asyncpg.connect(url)
+            try:
+                await conn.execute("TRUNCATE checks, permits, revocations, attempts, notices, pgqueuer")
+                agency_id = await conn.fetchval("SELECT id FROM agencies WHERE name = 'Bench Collections'")
+                key = await agencies.issue_key(conn, agency_id, "bench")
+                print(f"reusing {name} ({await conn.fetchval('SELECT count(*) FROM rules'):,} rules)")
+            finally:
+                await conn.close()
+            return url, key.key
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    url = with_database(server_url, BENCH_DB)
     await database.migrate_url(url)
     conn = await asyncpg.connect(url)
     try:
@@ -344,13 +361,14 @@ async def main() -> None:
     parser.add_argument("--concurrency", default="8,32,128")
     parser.add_argument("--batch-sizes", default="1000,10000")
     parser.add_argument("--batch-runs", type=int, default=3)
+    parser.add_argument("--reuse", action="store_true", help="keep the contacts loaded by an earlier run of this size")
     parser.add_argument(
         "--server", choices=["uvicorn", "granian"], default="uvicorn", help="uvicorn is `registry serve`"
     )
     args = parser.parse_args()
 
     server_url = args.database_url or await asyncio.to_thread(database.embedded_database_url, args.data_dir)
-    url, key = await prepare(server_url, args.contacts)
+    url, key = await prepare(server_url, args.contacts, args.reuse)
     conn = await asyncpg.connect(url)
     pg_version = (await conn.fetchval("SELECT version()")).split(" on ")[0]
     await conn.close()
