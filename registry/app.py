@@ -32,7 +32,7 @@ from registry.apidocs.routes import ROUTES as problem_pages
 from registry.bodies import RegistryRequest, refuse_nul_in_url
 from registry.checks.routes import ROUTES as checks
 from registry.contacts.routes import ROUTES as contacts
-from registry.database import Connection
+from registry.database import Connection, Pool
 from registry.disputes.routes import ROUTES as disputes
 from registry.errors import Unavailable, database_answered, database_lost, problem_details_plugin, unexpected
 from registry.pages.failures import PageErrors
@@ -124,6 +124,20 @@ async def read_body(request: Request[Any, Any, Any]) -> None:
         await request.body()
 
 
+async def give_back(pool: Pool, conn: Any) -> None:
+    """Return a request's connection to the pool; one that cannot be returned is dropped.
+
+    This runs after the answer has been sent. When the database froze mid-statement, asyncpg's
+    release waits for the cancellation, terminates the connection and raises; raised here, that
+    would reach the server after the response started and cut the client's kept-alive
+    connection (the next request on it would fail). The pool opens a new connection later.
+    """
+    try:
+        await pool.release(conn)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("a database connection could not be returned to the pool and was closed (%s)", type(exc).__name__)
+
+
 def release_connection(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -131,7 +145,7 @@ def release_connection(app: ASGIApp) -> ASGIApp:
         finally:
             conn = scope.get("state", {}).pop(HELD_CONNECTION, None)
             if conn is not None:
-                await scope["app"].state.pool.release(conn)
+                await give_back(scope["app"].state.pool, conn)
 
     return middleware
 

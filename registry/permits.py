@@ -42,10 +42,10 @@ REVOKE = """
     WITH revoked AS (
         UPDATE permits SET revoked_at = clock_timestamp(), revoke_reason = $2
         WHERE check_id = ANY($1::uuid[]) AND revoked_at IS NULL
-        RETURNING check_id, agency_id, revoked_at
+        RETURNING phone_key, check_id, agency_id, revoked_at
     )
-    INSERT INTO revocations (check_id, agency_id, revoked_at, reason)
-    SELECT check_id, agency_id, revoked_at, $2 FROM revoked
+    INSERT INTO revocations (phone_key, check_id, agency_id, revoked_at, reason)
+    SELECT phone_key, check_id, agency_id, revoked_at, $2 FROM revoked
     RETURNING check_id
 """
 

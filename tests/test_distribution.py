@@ -1,9 +1,10 @@
 """The schema against distribution by phone key (docs/scale.md): read from the catalog, not from memory.
 
 A distributed table's primary key and unique constraints must include the distribution
-column. Today's per-contact tables do not yet; this test names each constraint in the way,
-so a new table or constraint cannot add to the list unnoticed, and the list shrinks (and
-the test must be updated with docs/scale.md) as the schema is changed toward it.
+column. Every per-contact table's primary key leads with phone_key (sql/0060); the only
+unique keys without it are the lookup keys below, each of which docs/scale.md gives a
+small lookup table of its own when the schema is distributed. A new table or constraint
+that would stand in the way fails here.
 """
 
 from __future__ import annotations
@@ -26,29 +27,46 @@ BLOCKING_DISTRIBUTION = """
     ORDER BY 1, 2
 """
 
-# What docs/scale.md says has to change before the per-contact tables can be distributed.
-KNOWN = {
-    ("attempts", "attempts_agency_id_idempotency_key_key"),
-    ("attempts", "attempts_pkey"),
-    ("checks", "checks_pkey"),
-    ("contact_code_failures", "contact_code_failures_pkey"),
-    ("contact_codes", "contact_codes_pkey"),
-    ("contact_receipts", "contact_receipts_pkey"),
-    ("contact_sessions", "contact_sessions_pkey"),
-    ("contact_sessions", "contact_sessions_token_hash_key"),
-    ("disputes", "disputes_pkey"),
-    ("disputes", "disputes_ref_key"),
-    ("permits", "permits_pkey"),
-    ("rules", "rules_pkey"),
+# Lookups by something other than the phone key (docs/scale.md, "Lookup keys").
+LOOKUP_KEYS = {
+    ("attempts", "attempts_agency_id_idempotency_key_key"),  # an agency's Idempotency-Key for attempts
+    ("contact_sessions", "contact_sessions_token_hash_key"),  # a contact's session token
+    ("disputes", "disputes_ref_key"),  # the reference a contact or agency reads out
 }
 
 
-async def test_no_new_constraint_stands_in_the_way_of_distribution(conn: Connection) -> None:
+async def test_no_key_stands_in_the_way_of_distribution(conn: Connection) -> None:
     found = {(row["table_name"], row["index_name"]) for row in await conn.fetch(BLOCKING_DISTRIBUTION)}
-    new = found - KNOWN
+    assert not {index for index in found if index[1].endswith("_pkey")}, "primary keys must include phone_key"
+    new = found - LOOKUP_KEYS
     assert not new, f"these keys would stop distribution by phone_key (include phone_key, or see docs/scale.md): {new}"
-    fixed = KNOWN - found
-    assert not fixed, f"these no longer block distribution: remove them from KNOWN and docs/scale.md: {fixed}"
+    gone = LOOKUP_KEYS - found
+    assert not gone, f"these lookup keys are gone: remove them from LOOKUP_KEYS and docs/scale.md: {gone}"
+
+
+# Foreign keys from one per-contact table to another that do not carry the phone key: on Citus
+# such a reference could cross shards.
+CROSSING_REFERENCES = """
+    SELECT c.conrelid::regclass::text AS table_name, c.conname AS constraint_name
+    FROM pg_constraint c
+    WHERE c.contype = 'f'
+      AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.confrelid AND a.attname = 'phone_key')
+      AND NOT EXISTS (
+          SELECT 1 FROM pg_attribute a
+          WHERE a.attrelid = c.conrelid AND a.attname = 'phone_key' AND a.attnum = ANY(c.conkey)
+      )
+"""
+
+
+async def test_references_between_contacts_tables_carry_the_phone_key(conn: Connection) -> None:
+    assert [tuple(row) for row in await conn.fetch(CROSSING_REFERENCES)] == []
+    # Not vacuous: the changes feed and the dispute events do reference per-contact tables.
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND confrelid IN ('permits'::regclass, 'disputes'::regclass)"
+        )
+        >= 3
+    )
 
 
 async def test_the_check_path_reads_only_tables_keyed_by_phone(conn: Connection) -> None:

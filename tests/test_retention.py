@@ -56,7 +56,9 @@ async def test_deletes_only_what_is_past_its_term(conn: Connection) -> None:
     old_check = await add_check(conn, agency.id, OLD)
     await add_check(conn, agency.id, RECENT)
     await conn.execute(
-        "INSERT INTO revocations (check_id, agency_id, revoked_at, reason) VALUES ($1, $2, $3, 'refused')",
+        "INSERT INTO revocations (phone_key, check_id, agency_id, revoked_at, reason)"
+        " VALUES ($1, $2, $3, $4, 'refused')",
+        KEY,
         old_check,
         agency.id,
         OLD,

@@ -75,8 +75,8 @@ def clean_filename(name: str | None) -> str:
 
 COUNT = "SELECT count(*) FROM dispute_attachments WHERE dispute_id = $1"
 INSERT = """
-    INSERT INTO dispute_attachments (dispute_id, filename, content_type, size, sha256, content)
-    VALUES ($1, $2, $3, $4, $5, $6)
+    INSERT INTO dispute_attachments (phone_key, dispute_id, filename, content_type, size, sha256, content)
+    VALUES ((SELECT phone_key FROM disputes WHERE id = $1), $1, $2, $3, $4, $5, $6)
     RETURNING id, filename, content_type, size, encode(sha256, 'hex') AS sha256, created_at
 """
 

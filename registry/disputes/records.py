@@ -93,8 +93,8 @@ async def attachments(conn: Connection, dispute_id: UUID) -> list[Attachment]:
 
 
 INSERT_EVENT = """
-    INSERT INTO dispute_events (dispute_id, actor, actor_id, kind, text, visible_to_contact)
-    VALUES ($1, $2, $3, $4, $5, $6)
+    INSERT INTO dispute_events (phone_key, dispute_id, actor, actor_id, kind, text, visible_to_contact)
+    VALUES ((SELECT phone_key FROM disputes WHERE id = $1), $1, $2, $3, $4, $5, $6)
 """
 
 
