@@ -111,7 +111,6 @@ async def provide_connection(state: State, scope: Scope, request: Request[Any, A
         # Every connection busy (or the server frozen): a quick 503, never a hang.
         database_lost("no connection within the acquire deadline")
         raise Unavailable("the database is busy or unreachable; try again shortly") from None
-    database_answered()
     scope.setdefault("state", {})[HELD_CONNECTION] = conn
     return conn
 
@@ -136,6 +135,10 @@ async def give_back(pool: Pool, conn: Any) -> None:
         await pool.release(conn)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         log.warning("a database connection could not be returned to the pool and was closed (%s)", type(exc).__name__)
+        return
+    # Only a connection that comes back healthy shows the database answered: handing one out
+    # proves nothing (an idle pooled connection is handed out even while the server is frozen).
+    database_answered()
 
 
 def release_connection(app: ASGIApp) -> ASGIApp:
@@ -168,6 +171,7 @@ async def readyz(state: State) -> dict[str, str]:
         async with asyncio.timeout(2):
             async with state.pool.acquire() as conn:
                 await conn.fetchval("SELECT 1")
+        database_answered()
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         database_lost(type(exc).__name__)
         raise Unavailable() from exc

@@ -281,7 +281,8 @@ def database_lost(reason: str) -> None:
 
 
 def database_answered() -> None:
-    """Called when a connection is handed out: logs the end of an outage, once."""
+    """Called when the database has answered (a request's connection came back healthy, /readyz):
+    logs the end of an outage, once."""
     global _database_down
     if _database_down:
         _database_down = False
