@@ -1,7 +1,9 @@
 """The schema against distribution by phone key (docs/scale.md): read from the catalog, not from memory.
 
 A distributed table's primary key and unique constraints must include the distribution
-column. Every per-contact table's primary key leads with phone_key (sql/0060); the only
+column. A per-contact table is one whose every row has a phone_key (NOT NULL; a table where
+it may be missing, like complaint_drafts, is keyed by something else and distributed by
+that). Every per-contact table's primary key leads with phone_key (sql/0060); the only
 unique keys without it are the lookup keys below, each of which docs/scale.md gives a
 small lookup table of its own when the schema is distributed. A new table or constraint
 that would stand in the way fails here.
@@ -19,7 +21,7 @@ BLOCKING_DISTRIBUTION = """
     JOIN pg_index ix ON ix.indrelid = c.oid AND ix.indisunique
     JOIN pg_class i ON i.oid = ix.indexrelid
     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-      AND EXISTS (SELECT 1 FROM pg_attribute p WHERE p.attrelid = c.oid AND p.attname = 'phone_key')
+      AND EXISTS (SELECT 1 FROM pg_attribute p WHERE p.attrelid = c.oid AND p.attname = 'phone_key' AND p.attnotnull)
       AND NOT EXISTS (
           SELECT 1 FROM pg_attribute a
           WHERE a.attrelid = c.oid AND a.attname = 'phone_key' AND a.attnum = ANY(ix.indkey)
@@ -50,7 +52,7 @@ CROSSING_REFERENCES = """
     SELECT c.conrelid::regclass::text AS table_name, c.conname AS constraint_name
     FROM pg_constraint c
     WHERE c.contype = 'f'
-      AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.confrelid AND a.attname = 'phone_key')
+      AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.confrelid AND a.attname = 'phone_key' AND a.attnotnull)
       AND NOT EXISTS (
           SELECT 1 FROM pg_attribute a
           WHERE a.attrelid = c.conrelid AND a.attname = 'phone_key' AND a.attnum = ANY(c.conkey)
