@@ -52,7 +52,9 @@ CROSSING_REFERENCES = """
     SELECT c.conrelid::regclass::text AS table_name, c.conname AS constraint_name
     FROM pg_constraint c
     WHERE c.contype = 'f'
-      AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.confrelid AND a.attname = 'phone_key' AND a.attnotnull)
+      AND EXISTS (
+          SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.confrelid AND a.attname = 'phone_key' AND a.attnotnull
+      )
       AND NOT EXISTS (
           SELECT 1 FROM pg_attribute a
           WHERE a.attrelid = c.conrelid AND a.attname = 'phone_key' AND a.attnum = ANY(c.conkey)
@@ -65,7 +67,8 @@ async def test_references_between_contacts_tables_carry_the_phone_key(conn: Conn
     # Not vacuous: the changes feed and the dispute events do reference per-contact tables.
     assert (
         await conn.fetchval(
-            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND confrelid IN ('permits'::regclass, 'disputes'::regclass)"
+            "SELECT count(*) FROM pg_constraint"
+            " WHERE contype = 'f' AND confrelid IN ('permits'::regclass, 'disputes'::regclass)"
         )
         >= 3
     )
