@@ -25,6 +25,7 @@ from registry import audit, database, jobs
 from registry import retention as job
 from registry.admin import cli as admin_cli
 from registry.app import create_app
+from registry.checks import cli as checks_cli
 from registry.commands import Command, Output
 from registry.contacts import cli as contacts_cli
 from registry.database import Connection
@@ -82,6 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit.add_parser("verify", help="check the chain; names the first broken row")
     verify.add_argument(
         "--head", default=None, help="a head saved from GET /v1/audit/head: also check nothing after it was cut"
+    )
+
+    receipt = top.add_parser("receipt", help="agencies' signed check receipts").add_subparsers(
+        dest="action", required=True
+    )
+    receipt_verify = receipt.add_parser(
+        "verify", help="check a saved answer of POST /v1/checks or /v1/checks/batch against the published keys"
+    )
+    receipt_verify.add_argument("file", help="the answer's JSON, saved as received")
+    receipt_verify.add_argument(
+        "--keys",
+        default=None,
+        help="a saved /.well-known/jwks.json file, or its URL (default: REGISTRY_PUBLIC_URL's)",
     )
 
     _accept_json_anywhere(parser)
@@ -198,7 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(settings, args)
     if args.command == "worker":
         return worker(settings, args)
-    if args.command == "migrate":
+    if args.command == "receipt":
+        output = checks_cli.receipt_verify(settings, args)
+    elif args.command == "migrate":
         applied = asyncio.run(database.migrate_url(database.database_url(settings), settings))
         output = Output({"applied": applied}, "applied: " + (", ".join(applied) or "nothing, all up to date"))
     else:

@@ -225,7 +225,8 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
 
 # What the queue and the SMS records keep, and for how long: pgqueuer's log of finished jobs (which
 # holds no payload) a week, its per-second statistics 90 days, the replies' idempotency records 30
-# days, and notices for the record term, like the checks that caused them.
+# days, notices for the record term, like the checks that caused them, and the idempotent checks'
+# first answers 24 hours.
 PRUNE = """
     WITH log_gone AS (
         DELETE FROM pgqueuer_log WHERE created < now() - interval '7 days' AND aggregated RETURNING 1
@@ -235,9 +236,12 @@ PRUNE = """
         DELETE FROM sms_inbound WHERE recorded_at < now() - interval '30 days' RETURNING 1
     ), notices_gone AS (
         DELETE FROM notices WHERE created_at < now() - make_interval(days => $1::int) RETURNING 1
+    ), check_replays_gone AS (
+        DELETE FROM check_replays WHERE created_at < now() - interval '24 hours' RETURNING 1
     )
     SELECT (SELECT count(*) FROM log_gone) + (SELECT count(*) FROM stats_gone)
          + (SELECT count(*) FROM replies_gone) + (SELECT count(*) FROM notices_gone)
+         + (SELECT count(*) FROM check_replays_gone)
 """
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import os
@@ -96,6 +97,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     session_key: bytes = b""
     # Empty in development: registry.signing generates one into the data dir.
     receipt_key: bytes = b""
+    # Public keys (the JWK `x`, base64url) of receipt keys retired by a rotation: still published, so old
+    # receipts verify. Rotating: copy the current key's `x` from /.well-known/jwks.json here, then set a new key.
+    receipt_retired_keys: tuple[str, ...] = ()
     # What the country decides (number region, clock, SMS words, record term, agency ids).
     jurisdiction: Jurisdiction = CHINA
     default_region: str = CHINA.default_region
@@ -177,6 +181,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             env=mode,  # type: ignore[arg-type]
             database_url=env.get("DATABASE_URL") or None,
             receipt_key=receipt_key,
+            receipt_retired_keys=_public_keys(env, "REGISTRY_RECEIPT_RETIRED_KEYS"),
             app_database_url=env.get("REGISTRY_APP_DATABASE_URL") or None,
             db_acquire_timeout=_seconds(env, "REGISTRY_DB_ACQUIRE_TIMEOUT", 2.0),
             db_statement_timeout=_seconds(env, "REGISTRY_DB_STATEMENT_TIMEOUT", 8.0),
@@ -294,6 +299,22 @@ def _secret(env: Mapping[str, str], name: str) -> bytes:
     if len(value) < 32:
         raise SettingsError(f"{name} must be at least 32 bytes (64 hex digits)")
     return value
+
+
+def _public_keys(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated Ed25519 public keys as JWK `x` values (base64url of 32 bytes), each checked."""
+    found: list[str] = []
+    for item in (part.strip() for part in env.get(name, "").split(",")):
+        if not item:
+            continue
+        try:
+            raw = base64.urlsafe_b64decode(item + "=" * (-len(item) % 4))
+        except ValueError:
+            raw = b""
+        if len(raw) != 32:
+            raise SettingsError(f"{name}: {item!r} is not an Ed25519 public key (the `x` of a key in jwks.json)")
+        found.append(item)
+    return tuple(found)
 
 
 def _public_url(env: Mapping[str, str], mode: str) -> str:

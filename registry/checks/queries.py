@@ -37,6 +37,8 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
     available_at: datetime | None = None
     # The notice this check made (its SMS is queued by the same statement).
     notice_id: UUID | None = None
+    # The agency behind the key, for the receipt (read by the same statement).
+    agency_id: UUID | None = None
 
 
 class Item(NamedTuple):
@@ -50,7 +52,24 @@ class Item(NamedTuple):
 
 # One round trip: authentication, rule lookup, counting, the notice step, the log, the permits and the
 # notices' SMS jobs all happen inside check_contacts() (sql/0011_ask_first.sql), under the per-contact lock.
-CHECK_CONTACTS = "SELECT * FROM check_contacts($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+# The agency id the receipts name comes with it: an InitPlan, run once per statement, not per row.
+CHECK_CONTACTS = """
+    SELECT a.*, (SELECT agency_id FROM api_keys WHERE key_hash = $1) AS agency_id
+    FROM check_contacts($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) AS a
+"""
+# The same for one number sent with an Idempotency-Key ($15, $16): the first answer again within 24 h
+# (sql/0050_idempotent_checks.sql). Also one round trip.
+CHECK_CONTACTS_ONCE = """
+    SELECT a.*, (SELECT agency_id FROM api_keys WHERE key_hash = $1) AS agency_id
+    FROM check_contacts_once($15, $16, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) AS a
+"""
+
+
+class Once(NamedTuple):
+    """A check sent with an Idempotency-Key, and the SHA-256 of its body (a retry has the same)."""
+
+    idempotency_key: str
+    request_hash: bytes
 
 
 async def check_contacts(
@@ -60,14 +79,16 @@ async def check_contacts(
     limits: Limits,
     notice: NoticeFigures,
     at: datetime | None = None,
+    once: Once | None = None,
 ) -> list[Answer]:
     """Answer the items for the agency behind the key; results in input order.
 
     401 for an unknown or revoked key, 403 for a suspended agency, checked by the same statement.
+    With `once` (one item), the first answer to that Idempotency-Key in 24 h, or 409 if its body differed.
     """
     try:
         rows = await conn.fetch(
-            CHECK_CONTACTS,
+            CHECK_CONTACTS if once is None else CHECK_CONTACTS_ONCE,
             key_hash,
             [item.phone_key for item in items],
             [item.borrower_key for item in items],
@@ -82,7 +103,14 @@ async def check_contacts(
             notice.min_days,
             notice.daily_per_agency,
             at,
+            *(once or ()),
         )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.detail == "idempotency_key_reused":
+            raise Conflict(
+                "this Idempotency-Key was already used with a different request body", code="idempotency_key_reused"
+            ) from None
+        raise
     except asyncpg.InvalidAuthorizationSpecificationError as exc:
         if exc.detail == "suspended":
             raise Suspended("this agency is suspended; checks and reports are refused until it is reinstated") from None

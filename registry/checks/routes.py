@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from uuid import UUID, uuid4
 
 import msgspec
 from litestar import Controller, get, post
@@ -13,9 +14,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-from registry import phones
+from registry import phones, receipts, signing
 from registry.agencies.guard import AGENCY_DEPENDENCIES, AGENCY_GUARDS
-from registry.agencies.queries import Caller
+from registry.agencies.queries import Caller, authenticate
 from registry.checks import queries
 from registry.checks.schemas import (
     AttemptRequest,
@@ -46,8 +47,20 @@ BATCH_CHUNK = 250
 CLOCK_SLACK = timedelta(minutes=5)
 
 
-def _result(phone: str, answer: queries.Answer) -> CheckResult:
-    return CheckResult(**_fields(phone, answer))
+def _result(phone: str, answer: queries.Answer, settings: Settings, *, sandbox: bool = False) -> CheckResult:
+    """The answer and its receipt, signed over the same values the answer shows."""
+    assert answer.agency_id is not None, "the check statement names the agency"
+    claims = receipts.check_claims(
+        check_id=answer.check_id,
+        agency_id=answer.agency_id,
+        phone=phone,
+        decision=answer.decision,
+        reason=answer.reason,
+        checked_at=answer.checked_at,
+        valid_until=answer.valid_until,
+        sandbox=sandbox,
+    )
+    return CheckResult(**_fields(phone, answer), receipt=signing.sign(settings, claims))
 
 
 def _fields(phone: str, answer: queries.Answer) -> dict[str, Any]:
@@ -94,15 +107,22 @@ class AgencyApi(Controller):
     guards = AGENCY_GUARDS
     dependencies = AGENCY_DEPENDENCIES
 
-    @post("/checks", status_code=200)
+    # 409: an Idempotency-Key reused with another body.
+    @post("/checks", status_code=200, responses=problem_responses(Conflict))
     async def check(
         self,
         data: JSONBody[CheckRequest],
         api_key: NamedDependency[str],
         conn: NamedDependency[Connection],
         settings: NamedDependency[Settings],
+        idempotency_key: Annotated[
+            str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=200)
+        ] = None,
     ) -> CheckResult:
-        """Ask before dialing: allow (a permit for one attempt) or deny, with the reason."""
+        """Ask before dialing: allow (a permit for one attempt) or deny, with the reason.
+
+        Send an Idempotency-Key: a retry within 24 h gets the first answer (same check id and receipt).
+        """
         try:
             parsed = _parse(data, settings)
         except InvalidInput:
@@ -110,10 +130,14 @@ class AgencyApi(Controller):
             # statement authenticates the key before anything else, so asking it nothing does that.
             await queries.check_contacts(conn, token_hash(api_key), [], settings.limits, settings.notice)
             raise
+        once = None
+        if idempotency_key is not None:
+            # The decoded body, re-encoded: the same request with other whitespace or key order is the same.
+            once = queries.Once(idempotency_key, hashlib.sha256(msgspec.json.encode(data)).digest())
         [answer] = await queries.check_contacts(
-            conn, token_hash(api_key), _items([parsed], settings), settings.limits, settings.notice
+            conn, token_hash(api_key), _items([parsed], settings), settings.limits, settings.notice, once=once
         )
-        return _result(parsed[0], answer)
+        return _result(parsed[0], answer, settings)
 
     @post("/checks/batch", status_code=200, request_max_body_size=BATCH_MAX_BODY)
     async def check_batch(
@@ -129,13 +153,14 @@ class AgencyApi(Controller):
         pending: asyncio.Task[list[queries.Answer]] | None = None
         pending_items: list[tuple[int, str]] = []
         checked_any = False
+        agency_id: UUID | None = None
         for start in range(0, len(data.items), BATCH_CHUNK):
             valid, keys = _parse_chunk(data.items, start, results, settings)
             # Parsing is the CPU-bound half and runs here while PostgreSQL answers the chunk
             # before it on the other core. Each chunk is its own statement, in order, so a
             # number repeated across chunks sees the permits the earlier chunk issued.
             if pending is not None:
-                _fill(results, pending_items, await pending)
+                agency_id = _fill(results, pending_items, await pending) or agency_id
                 pending = None
             if keys:
                 pending = asyncio.create_task(
@@ -144,11 +169,13 @@ class AgencyApi(Controller):
                 pending_items, checked_any = valid, True
                 await asyncio.sleep(0)  # let the task send its statement before parsing the next chunk
         if pending is not None:
-            _fill(results, pending_items, await pending)
+            agency_id = _fill(results, pending_items, await pending) or agency_id
         if not checked_any:
             # No valid number, so the statement (which authenticates the key) has not run yet.
             await queries.check_contacts(conn, key_hash, [], settings.limits, settings.notice)
-        return BatchResponse(results=[r for r in results if r is not None])
+            agency_id = (await authenticate(conn, api_key)).agency_id
+        assert agency_id is not None
+        return _signed_batch([r for r in results if r is not None], agency_id, settings)
 
     # 404: another agency's (or no) check id; 409: an Idempotency-Key reused with another body.
     @post("/attempts", status_code=201, responses=problem_responses(NotFound, Conflict))
@@ -224,9 +251,32 @@ def _parse_chunk(
 
 def _fill(
     results: list[BatchCheckResult | BatchItemError | None], items: list[tuple[int, str]], answers: list[queries.Answer]
-) -> None:
+) -> UUID | None:
+    """Put the answers in their places; the agency the statement named."""
     for (index, phone), answer in zip(items, answers, strict=True):
         results[index] = BatchCheckResult(index=index, **_fields(phone, answer))
+    return answers[0].agency_id if answers else None
+
+
+def _signed_batch(
+    results: list[BatchCheckResult | BatchItemError], agency_id: UUID, settings: Settings, *, sandbox: bool = False
+) -> BatchResponse:
+    """One receipt for the whole batch: a digest of its answers, signed once (not one signature per number)."""
+    answered = [r for r in results if isinstance(r, BatchCheckResult)]
+    claims = receipts.batch_claims(
+        batch_id=uuid4(),
+        agency_id=agency_id,
+        checked_at=datetime.now(UTC),
+        count=len(answered),
+        digest=receipts.results_sha256((r.check_id, r.phone, r.decision, r.reason) for r in answered),
+        sandbox=sandbox,
+    )
+    return BatchResponse(
+        batch_id=claims["batch_id"],
+        checked_at=claims["checked_at"],
+        results=results,
+        receipt=signing.sign(settings, claims),
+    )
 
 
 def _item_error(index: int, code: str, message: str) -> BatchItemError:

@@ -24,7 +24,7 @@ class BatchRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
     items: Annotated[list[Any], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
 
 
-class CheckResult(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+class CheckAnswer(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """`valid_until` and `limit` are left out when they do not apply (a refusal has neither).
 
     `available_at` comes with `notice_pending`: the registry has sent (or is sending) the contact a
@@ -41,9 +41,15 @@ class CheckResult(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True)
     available_at: datetime | None = None
 
 
+class CheckResult(CheckAnswer, kw_only=True, frozen=True, omit_defaults=True):
+    # A compact JWS (Ed25519) over {check_id, agency_id, phone, decision, reason, checked_at, valid_until?};
+    # keys at /.well-known/jwks.json, checked offline by `registry receipt verify`.
+    receipt: str
+
+
 # Tagged, because OpenAPI (through msgspec.inspect) can only describe a union of
 # Structs that says which one each item is: `"status": "answered"` or `"error"`.
-class BatchCheckResult(CheckResult, kw_only=True, frozen=True, omit_defaults=True, tag_field="status", tag="answered"):
+class BatchCheckResult(CheckAnswer, kw_only=True, frozen=True, omit_defaults=True, tag_field="status", tag="answered"):
     index: int
 
 
@@ -59,7 +65,12 @@ class BatchItemError(msgspec.Struct, kw_only=True, frozen=True, tag_field="statu
 
 
 class BatchResponse(msgspec.Struct, kw_only=True, frozen=True):
+    batch_id: UUID
+    checked_at: datetime
     results: list[BatchCheckResult | BatchItemError]
+    # One compact JWS over {batch_id, agency_id, checked_at, count, results_sha256}: `count` answered items,
+    # results_sha256 over their lines `check_id,phone,decision,reason\n` in result order (errors skipped).
+    receipt: str
 
 
 class AttemptRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
