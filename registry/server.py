@@ -46,6 +46,10 @@ def server_config(app: Any, settings: Settings, **options: Any) -> ServerConfig:
         header_timeout=settings.header_timeout,
         body_timeout=settings.body_timeout,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        # No access log: a request line can carry a secret (the notice link `/n/{token}` signs a
+        # contact in for a refusal), and a line per check is work on the hot path. Requests are
+        # counted by /metrics; a proxy in front keeps its own log.
+        access_log=False,
         # X-Forwarded-For is believed only from the proxies named in REGISTRY_TRUSTED_PROXIES; uvicorn's
         # own default would believe it from 127.0.0.1, so any local process could pose as any client.
         proxy_headers=bool(trusted),
