@@ -75,7 +75,13 @@ def _seed(settings: Settings) -> bytes:
     """REGISTRY_RECEIPT_KEY in production; in development a seed generated once into the data dir."""
     if settings.receipt_key:
         return settings.receipt_key[:32]
-    path = settings.data_dir / KEY_FILE
+    return _development_seed(settings.data_dir)
+
+
+@functools.cache
+def _development_seed(data_dir: Path) -> bytes:
+    """Read once per process: every check signs, and a file read per check is a cost on its path."""
+    path = data_dir / KEY_FILE
     if not path.exists():
         _write_private(path, os.urandom(32).hex())
     return bytes.fromhex(path.read_text().strip())
