@@ -6,7 +6,7 @@ the values kept; the change behind it is one transaction, so nothing is half-sav
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -40,6 +40,8 @@ from registry.sessions.contact import (
 from registry.settings import Settings
 
 Form = URLEncodedBody[dict[str, str]]
+# A one-call consent whose call never comes ends by itself after this many days.
+ONCE_DAYS = 30
 
 
 class Pages(Controller):
@@ -205,8 +207,19 @@ class Pages(Controller):
             if agency_id is None and borrower is None:
                 # Whom it is about comes first, then until when.
                 raise InvalidInput("agency_id", "an agency, a borrower's phone, or both", code="consent_needs_scope")
-            until = _until(data.get("until", ""), settings)
-            request = RuleRequest(kind="consent", agency_id=agency_id, borrower_phone=borrower, expires_at=until)
+            # A day picked without ticking "until a day" still says what she meant.
+            how = data.get("how") or ("until" if data.get("until", "").strip() else "")
+            if how not in ("once", "until"):
+                raise InvalidInput("how", "once or until")
+            once = how == "once"
+            if once:
+                # One call: it ends with that call, and by itself if the call never comes.
+                until = datetime.now(UTC) + timedelta(days=min(ONCE_DAYS, settings.limits.consent_max_days))
+            else:
+                until = _until(data.get("until", ""), settings)
+            request = RuleRequest(
+                kind="consent", agency_id=agency_id, borrower_phone=borrower, expires_at=until, once=once
+            )
             change = await rules.add_rule(conn, settings, contact, request)
         except DomainError as exc:
             return await _consent_page(conn, settings, contact, texts, form=data, status=exc.status, error=exc)
@@ -381,7 +394,8 @@ def _until(raw: str, settings: Settings) -> datetime:
     today = datetime.now(zone).date()
     if last_day is None or not today <= last_day < today + timedelta(days=settings.limits.consent_max_days):
         raise InvalidInput("until", f"a day from today to {settings.limits.consent_max_days - 1} days ahead")
-    return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone)
+    # The last second of that day, so every page shows the day she picked as the last one.
+    return datetime.combine(last_day, time(23, 59, 59), tzinfo=zone)
 
 
 async def _consent_page(
@@ -406,6 +420,7 @@ async def _consent_page(
         first_day=today.isoformat(),
         last_day=(today + timedelta(days=settings.limits.consent_max_days - 1)).isoformat(),
         refused_all=any(r.kind == "refuse" and not r.agency_id and not r.borrower for r in in_force),
+        once_days=min(ONCE_DAYS, settings.limits.consent_max_days),
         error=explain(error, texts, max_days=settings.limits.consent_max_days) if error else None,
     )
 

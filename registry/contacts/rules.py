@@ -49,7 +49,7 @@ def receipt_reference(receipt_id: UUID) -> str:
 # A rule's state is computed, never stored: expiry needs no job to flip it.
 RULES_OF = """
     SELECT r.id, r.kind, r.agency_id, a.name AS agency_name, r.borrower_hint AS borrower,
-           r.created_at, r.expires_at, r.withdrawn_at,
+           r.created_at, r.expires_at, r.withdrawn_at, r.once,
            CASE WHEN r.withdrawn_at IS NOT NULL THEN 'withdrawn'
                 WHEN r.expires_at IS NOT NULL AND r.expires_at <= now() THEN 'expired'
                 ELSE 'active' END AS state
@@ -66,8 +66,8 @@ async def rules_of(conn: Connection, phone_key: bytes) -> list[Rule]:
 
 AGENCY_NAME = "SELECT name FROM agencies WHERE id = $1"
 INSERT_RULE = """
-    INSERT INTO rules (phone_key, kind, agency_id, borrower_key, borrower_hint, expires_at)
-    VALUES ($1, $2, $3, $4, $5, $6)
+    INSERT INTO rules (phone_key, kind, agency_id, borrower_key, borrower_hint, expires_at, once)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
     RETURNING id
 """
 INSERT_RECEIPT = """
@@ -162,7 +162,7 @@ async def _record(
     consents it covers and revokes the open permits it contradicts, theirs included."""
     borrower_key, borrower_hint = borrower if borrower is not None else (None, None)
     rule_id = await conn.fetchval(
-        INSERT_RULE, phone_key, request.kind, request.agency_id, borrower_key, borrower_hint, expires_at
+        INSERT_RULE, phone_key, request.kind, request.agency_id, borrower_key, borrower_hint, expires_at, request.once
     )
     withdrawn: list[UUID] = []
     if request.kind == "refuse":
@@ -171,6 +171,8 @@ async def _record(
         ]
         await revoke_contradicted_permits(conn, phone_key, "refused", settings)
     details: dict[str, object] = {"agency_id": request.agency_id, "borrower": borrower_hint, "expires_at": expires_at}
+    if request.once:
+        details["once"] = True
     if withdrawn:
         details["withdrawn"] = [str(w) for w in withdrawn]
     if via != "session":
@@ -188,6 +190,8 @@ async def add_rule(conn: Connection, settings: Settings, contact: ContactSession
     if request.borrower_phone is not None:
         borrower = phones.normalize(request.borrower_phone, settings.default_region, field="borrower_phone")
         borrower_key, borrower_hint = phones.phone_key(borrower, settings.pepper), phones.mask(borrower)
+    if request.once and request.kind != "consent":
+        raise InvalidInput("once", "only a consent can be for one call")
     if request.kind == "consent" and request.agency_id is None and borrower_key is None:
         raise InvalidInput(
             "agency_id", "a consent names an agency, a borrower's phone, or both", code="consent_needs_scope"

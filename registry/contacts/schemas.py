@@ -39,6 +39,8 @@ class RuleRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fiel
     agency_id: UUID | None = None
     borrower_phone: str | None = None
     expires_at: datetime | None = None
+    # A consent for one call: it ends with the first permit issued under it (sql/0042_once_consent.sql).
+    once: bool = False
 
 
 class Rule(msgspec.Struct, kw_only=True, frozen=True):
@@ -51,6 +53,7 @@ class Rule(msgspec.Struct, kw_only=True, frozen=True):
     expires_at: datetime | None = None
     withdrawn_at: datetime | None = None
     state: RuleState
+    once: bool = False
 
 
 class StoredReceipt(msgspec.Struct, kw_only=True, frozen=True):

@@ -28,6 +28,8 @@ def describe_rule(rule: Rule, texts: Texts) -> str:
     else:
         text = _("Agencies may call you about the debt of %(borrower)s.", borrower=borrower)
     until = _("No end date.") if rule.expires_at is None else _("Until %(date)s.", date=texts.date(rule.expires_at))
+    if rule.once and rule.expires_at is not None:
+        until = _("One call only: it ends with their first call, or on %(date)s.", date=texts.date(rule.expires_at))
     # Chinese runs sentences together after "。"; English needs a space.
     return text + ("" if text.endswith("。") else " ") + until
 

@@ -90,6 +90,8 @@ def explain(exc: DomainError, texts: Texts, *, max_days: int = 365) -> str:
         return CONTACT_BY_CODE[exc.code](texts)
     if isinstance(exc, InvalidInput):
         field = exc.field.split("[")[0]
+        if field == "how":
+            return texts.gettext("Choose how long: one call only, or until a day you choose.")
         if field == "until":
             return texts.gettext(
                 "Choose the last day the calls are allowed: from today to %(max)s days ahead.", max=max_days

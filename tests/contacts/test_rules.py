@@ -240,3 +240,34 @@ async def test_withdrawn_consent_revokes_its_permits(api: httpx.AsyncClient, con
     assert withdrawn.status_code == 200
     changes = (await api.get("/v1/changes", headers=bearer(key))).json()
     assert [(i["check_id"], i["reason"]) for i in changes["items"]] == [(check["check_id"], "consent_withdrawn")]
+
+
+async def test_a_once_consent_allows_one_call_then_ends_and_only_a_consent_can_be_once(
+    api: httpx.AsyncClient, conn: Connection
+) -> None:
+    token = await contact_session(conn, PHONE)
+    agency, key = await make_agency_with_key(conn)
+    other, other_key = await make_agency_with_key(conn)
+    await api.post("/v1/contact/rules", json={"kind": "refuse"}, headers=auth(token))
+    wrong = await api.post("/v1/contact/rules", json={"kind": "refuse", "once": True}, headers=auth(token))
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "once"
+    for scope in (agency, other):
+        body = {"kind": "consent", "agency_id": str(scope.id), "once": True}
+        added = await api.post("/v1/contact/rules", json=body, headers=auth(token))
+        assert added.status_code == 201 and added.json()["rule"]["once"] is True, added.text
+    assert "One call only" in added.json()["receipt"]["text"] or "只允许一次来电" in added.json()["receipt"]["text"]
+
+    answers = [(await api.post("/v1/checks", json={"phone": PHONE}, headers=bearer(key))).json() for _ in range(2)]
+    assert [(a["decision"], a["reason"]) for a in answers] == [("allow", "consent"), ("deny", "refused")]
+    # The one call stays allowed: its permit is not revoked. The other agency's once-consent is untouched.
+    assert (
+        await conn.fetchval("SELECT revoked_at FROM permits WHERE check_id = $1", UUID(answers[0]["check_id"])) is None
+    )
+    states = {
+        r["agency_id"]: r["state"]
+        for r in (await api.get("/v1/contact/me", headers=auth(token))).json()["rules"]
+        if r["kind"] == "consent"
+    }
+    assert states == {str(agency.id): "withdrawn", str(other.id): "active"}
+    later = await api.post("/v1/checks", json={"phone": PHONE}, headers=bearer(other_key))
+    assert (later.json()["decision"], later.json()["reason"]) == ("allow", "consent")

@@ -119,6 +119,9 @@ async def test_scoped_consent_is_an_exception_to_refusing_and_is_withdrawn_by_it
     await expect(page.locator("#error")).to_have_text("Choose an agency, or give the borrower's number, or both.")
     await page.select_option("#agency_id", label="Example Lending Ltd")
     await page.click("button[type=submit]")
+    await expect(page.locator("#error")).to_have_text("Choose how long: one call only, or until a day you choose.")
+    await page.check("#how-until")
+    await page.click("button[type=submit]")
     await expect(page.locator("#error")).to_contain_text("Choose the last day the calls are allowed")
     await views(page, "j2-02-consent-error", languages=False)
     assert await conn.fetchval("SELECT count(*) FROM rules") == 0
@@ -131,6 +134,7 @@ async def test_scoped_consent_is_an_exception_to_refusing_and_is_withdrawn_by_it
     await expect(page.locator("#others")).to_have_count(0)
     last_day = (datetime.now(CHINA.display_zone) + timedelta(days=30)).date()
     await page.select_option("#agency_id", label="Example Lending Ltd")
+    await page.check("#how-until")
     await page.fill("#until", last_day.isoformat())
     await page.click("button[type=submit]")
     await page.wait_for_url("**/me/receipts/*")
@@ -139,8 +143,8 @@ async def test_scoped_consent_is_an_exception_to_refusing_and_is_withdrawn_by_it
     )
     row = await conn.fetchrow("SELECT agency_id, expires_at FROM rules WHERE kind = 'consent'")
     assert row is not None and row["agency_id"] == agency.id
-    # It ends when her chosen day ends, on Beijing time.
-    assert row["expires_at"].astimezone(CHINA.display_zone).date() == last_day + timedelta(days=1)
+    # It ends when her chosen day ends, on Beijing time, and the pages show that day.
+    assert row["expires_at"].astimezone(CHINA.display_zone).date() == last_day
     assert await agency_check(live_server, key) == ("allow", "consent")
 
     await page.goto("/me")
@@ -155,6 +159,19 @@ async def test_scoped_consent_is_an_exception_to_refusing_and_is_withdrawn_by_it
     await page.wait_for_url("**/me/receipts/*")
     await expect(page.locator("#receipt-text")).to_contain_text("Withdrawn, no longer in force")
     assert await agency_check(live_server, key) == ("deny", "refused")
+
+    # "They may call me once": the first check allows the one call, and the consent ends with it.
+    await page.goto("/me/consent")
+    await page.select_option("#agency_id", label="Example Lending Ltd")
+    await page.check("#how-once")
+    await views(page, "j2-05-consent-once", languages=False)
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/me/receipts/*")
+    await expect(page.locator("#receipt-text")).to_contain_text("One call only")
+    assert await agency_check(live_server, key) == ("allow", "consent")
+    assert await agency_check(live_server, key) == ("deny", "refused")
+    await page.goto("/me")
+    await expect(page.locator("#exceptions")).to_have_count(0)
 
 
 async def test_a_complaint_survives_a_sign_in_that_times_out_while_she_writes_it(
