@@ -12,8 +12,9 @@ ALTER TABLE rules ADD CONSTRAINT rules_once_is_a_consent CHECK (NOT once OR kind
 
 CREATE FUNCTION use_once_consent() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- By (phone_key, id): the rule is the same contact's, so this stays on one shard (docs/scale.md).
     UPDATE rules SET withdrawn_at = NEW.issued_at
-    WHERE id = NEW.rule_id AND once AND withdrawn_at IS NULL;
+    WHERE phone_key = NEW.phone_key AND id = NEW.rule_id AND once AND withdrawn_at IS NULL;
     RETURN NULL;
 END $$;
 
