@@ -39,6 +39,7 @@ from registry.pages.failures import PageErrors
 from registry.pages.routes import ROUTES as language_switch
 from registry.settings import Settings
 from registry.transparency.routes import ROUTES as transparency
+from registry.webhooks.routes import ROUTES as webhooks
 
 log = logging.getLogger("registry.app")
 
@@ -50,6 +51,7 @@ DEFAULT_MAX_BODY = 256 * 1024
 # Each feature (and the shared layer's public pieces) exports ROUTES; the app is the list of them.
 FEATURE_ROUTES: list[ControllerRouterHandler] = [
     *checks,
+    *webhooks,
     *contacts,
     *disputes,
     *admin,

@@ -13,6 +13,9 @@ whose payload is already gone was sent by a worker that stopped before pgqueuer 
 so it is not sent again. A failed send is retried with growing waits while the SMS is still
 worth sending: a code while it is valid, anything else for a day.
 
+The same worker delivers the webhook jobs (entrypoint `webhook`, registry/webhooks/delivery.py):
+one queue, one LISTEN connection, each job type its own handler.
+
 Every `registry serve` process runs one (unless REGISTRY_SMS_WORKER=0), and `registry worker`
 runs one on its own.
 """
@@ -38,6 +41,8 @@ from registry.errors import Unavailable, database_lost
 from registry.settings import Settings
 from registry.sms import SealedPayloadError, SmsRejected, SmsSender, sealer_for, sender_for
 from registry.tokens import token_hash
+from registry.webhooks import delivery
+from registry.webhooks.delivery import WebhookDeliveries
 
 log = logging.getLogger("registry.jobs")
 
@@ -52,6 +57,10 @@ HEARTBEAT = timedelta(seconds=30)
 # How long to wait before connecting again after the database went away.
 RECONNECT = 5.0
 PRUNE_INTERVAL = 3600.0
+# The queue wakes on NOTIFY and on the next deferred job's time, but a retry put back while the worker
+# was already waiting was seen only when that wait ended (pgqueuer's default: 30 s; seen in the webhook
+# tests, a 1 s retry taking 30 s). So the worker waits at most this long: one indexed query per 2 s.
+DUE_JOBS_POLL = timedelta(seconds=2)
 
 
 class NotSent(Exception):
@@ -144,9 +153,10 @@ class SmsJobs:
                 await conn.execute(NOTICE_FAILED, notice_id)
 
 
-def _queue_manager(connection: asyncpg.Connection[Any], jobs: SmsJobs) -> QueueManager:
+def _queue_manager(connection: asyncpg.Connection[Any], jobs: SmsJobs, webhooks: WebhookDeliveries) -> QueueManager:
     manager = QueueManager(Queries(AsyncpgDriver(connection)))
     manager.entrypoint(ENTRYPOINT, accepts_context=False)(jobs.handle)
+    manager.entrypoint(delivery.ENTRYPOINT, accepts_context=False)(webhooks.handle)
     return manager
 
 
@@ -161,6 +171,7 @@ async def run(settings: Settings, url: str, pool: Pool, stop: asyncio.Event) -> 
     borrow short connections from `pool`.
     """
     jobs = SmsJobs(settings, pool)
+    webhooks = WebhookDeliveries(settings, pool)
     pruning = asyncio.create_task(_prune_every(pool, settings, PRUNE_INTERVAL))
     try:
         while not stop.is_set():
@@ -171,9 +182,13 @@ async def run(settings: Settings, url: str, pool: Pool, stop: asyncio.Event) -> 
                 await _wait(stop, RECONNECT)
                 continue
             try:
-                manager = _queue_manager(connection, jobs)
+                manager = _queue_manager(connection, jobs, webhooks)
                 runner = asyncio.create_task(
-                    manager.run(heartbeat_timeout=HEARTBEAT, log_aggregation_interval=timedelta(minutes=5))
+                    manager.run(
+                        heartbeat_timeout=HEARTBEAT,
+                        log_aggregation_interval=timedelta(minutes=5),
+                        dequeue_timeout=DUE_JOBS_POLL,
+                    )
                 )
                 stopping = asyncio.create_task(stop.wait())
                 await asyncio.wait({runner, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -191,15 +206,18 @@ async def run(settings: Settings, url: str, pool: Pool, stop: asyncio.Event) -> 
         pruning.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pruning
+        await webhooks.close()
 
 
 async def drain(settings: Settings, url: str, pool: Pool, sender: SmsSender | None = None) -> None:
     """Send every job that is due now, then return (tests; `registry worker --drain`)."""
     connection = await _connect(url)
+    webhooks = WebhookDeliveries(settings, pool)
     try:
-        manager = _queue_manager(connection, SmsJobs(settings, pool, sender))
+        manager = _queue_manager(connection, SmsJobs(settings, pool, sender), webhooks)
         await manager.run(dequeue_timeout=timedelta(seconds=1), mode=QueueExecutionMode.drain)
     finally:
+        await webhooks.close()
         await connection.close()
 
 
@@ -224,9 +242,9 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
 
 
 # What the queue and the SMS records keep, and for how long: pgqueuer's log of finished jobs (which
-# holds no payload) a week, its per-second statistics 90 days, the replies' idempotency records 30
-# days, notices for the record term, like the checks that caused them, and the idempotent checks'
-# first answers 24 hours.
+# holds no payload) a week, its per-second statistics 90 days, the replies' idempotency records and
+# webhook deliveries 30 days, notices for the record term, like the checks that caused them, and the
+# idempotent checks' first answers 24 hours.
 PRUNE = """
     WITH log_gone AS (
         DELETE FROM pgqueuer_log WHERE created < now() - interval '7 days' AND aggregated RETURNING 1
@@ -238,10 +256,12 @@ PRUNE = """
         DELETE FROM notices WHERE created_at < now() - make_interval(days => $1::int) RETURNING 1
     ), check_replays_gone AS (
         DELETE FROM check_replays WHERE created_at < now() - interval '24 hours' RETURNING 1
+    ), deliveries_gone AS (
+        DELETE FROM webhook_deliveries WHERE created_at < now() - interval '30 days' RETURNING 1
     )
     SELECT (SELECT count(*) FROM log_gone) + (SELECT count(*) FROM stats_gone)
          + (SELECT count(*) FROM replies_gone) + (SELECT count(*) FROM notices_gone)
-         + (SELECT count(*) FROM check_replays_gone)
+         + (SELECT count(*) FROM check_replays_gone) + (SELECT count(*) FROM deliveries_gone)
 """
 
 

@@ -2,7 +2,8 @@
 
 A permit is issued by a check (checks/), but revoked when the contact refuses, withdraws
 a consent or erases her data (contacts/): so revocation lives below both. Each revocation
-is a row of `revocations`, which the agencies' changes feed reads.
+is a row of `revocations`, which the agencies' changes feed reads, and, in the same transaction,
+a `permit.revoked` webhook event carrying the same item for each agency that asked for one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from registry import policy
 from registry.database import Connection
 from registry.rows import fetch_all
 from registry.settings import Settings
+from registry.webhooks import events
 
 REVOKE_REASONS = frozenset({"refused", "consent_withdrawn", "erased"})
 
@@ -46,8 +48,16 @@ REVOKE = """
     )
     INSERT INTO revocations (phone_key, check_id, agency_id, revoked_at, reason)
     SELECT phone_key, check_id, agency_id, revoked_at, $2 FROM revoked
-    RETURNING check_id
+    RETURNING check_id, agency_id, revoked_at, reason
 """
+
+
+class Revoked(msgspec.Struct, frozen=True, kw_only=True):
+    """A changes-feed item, as `GET /v1/changes` shows it and a `permit.revoked` webhook carries it."""
+
+    check_id: UUID
+    revoked_at: datetime
+    reason: str
 
 
 class OpenPermit(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,7 +75,8 @@ async def revoke_contradicted_permits(
     against the contact's rules as they are now; revoke each permit that the decision rule
     would now deny (refusal) or whose rule_id is no longer active (withdrawn, expired,
     deleted): stamp permits.revoked_at/revoke_reason and insert a `revocations` row (the
-    changes feed). Returns the revoked check ids. Runs inside the caller's transaction."""
+    changes feed) and queue a `permit.revoked` webhook event for each. Returns the revoked check
+    ids. Runs inside the caller's transaction."""
     if reason not in REVOKE_REASONS:
         raise ValueError(f"revocation reason must be one of {sorted(REVOKE_REASONS)}, not {reason!r}")
     if not conn.is_in_transaction():
@@ -81,4 +92,13 @@ async def revoke_contradicted_permits(
     ]
     if not contradicted:
         return []
-    return [row["check_id"] for row in await conn.fetch(REVOKE, contradicted, reason)]
+    rows = await conn.fetch(REVOKE, contradicted, reason)
+    await events.queue(
+        conn,
+        "permit.revoked",
+        [
+            (row["agency_id"], Revoked(check_id=row["check_id"], revoked_at=row["revoked_at"], reason=row["reason"]))
+            for row in rows
+        ],
+    )
+    return [row["check_id"] for row in rows]

@@ -23,6 +23,7 @@ from registry.rows import as_struct
 from registry.sessions.contact import ContactSession
 from registry.settings import Settings
 from registry.tokens import same
+from registry.webhooks import events as webhook_events
 
 AGENCY_ANSWER_DAYS = 7
 DECISION_DAYS = 30
@@ -112,6 +113,8 @@ async def file_dispute(conn: Connection, contact: ContactSession, request: Dispu
         await add_event(conn, row["id"], "contact", "filed", None)
         if request.agency_id is not None:
             await add_event(conn, row["id"], "system", "sent_to_agency", None)
+            # The agency hears of it at once if its webhook asks; the data is what `Filed` says, no contact.
+            await webhook_events.queue(conn, "dispute.filed", [(request.agency_id, filed)])
         await audit.record(
             conn,
             contact.actor,

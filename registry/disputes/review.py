@@ -9,10 +9,19 @@ from registry.agencies import queries as agencies
 from registry.database import Connection
 from registry.disputes import evidence
 from registry.disputes.records import DISPUTE, PENDING_SQL, add_event, as_view, attachments, dispute_by_ref, events
-from registry.disputes.schemas import PENDING, AdminDispute, DecisionRequest, DisputeRow, QueueItem, Status
+from registry.disputes.schemas import (
+    PENDING,
+    AdminDispute,
+    DecidedEvent,
+    DecisionRequest,
+    DisputeRow,
+    QueueItem,
+    Status,
+)
 from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.rows import fetch_all
 from registry.sessions.staff import Staff
+from registry.webhooks import events as webhook_events
 
 QUEUE = (
     DISPUTE
@@ -76,6 +85,9 @@ async def decide(conn: Connection, ref: str, decision: DecisionRequest, staff: S
         await add_event(conn, d.id, "reviewer", decision.outcome, note, actor_id=admin_id)
         if decision.sanction == "warning":
             await add_event(conn, d.id, "reviewer", "warning", None, actor_id=admin_id, visible_to_contact=False)
+        if d.agency_id is not None:
+            decided = DecidedEvent(ref=d.ref, outcome=decision.outcome, sanction=decision.sanction)
+            await webhook_events.queue(conn, "dispute.decided", [(d.agency_id, decided)])
         if decision.sanction == "suspend" and d.agency_id is not None:
             await agencies.set_status(conn, d.agency_id, "suspended", actor, f"dispute {d.ref} upheld")
             await add_event(conn, d.id, "reviewer", "agency_suspended", None, actor_id=admin_id)

@@ -93,6 +93,14 @@ class Filed(msgspec.Struct, frozen=True, kw_only=True):
     decision_due_at: datetime
 
 
+class DecidedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """The data of a `dispute.decided` webhook: which complaint, and what came of it."""
+
+    ref: str
+    outcome: str
+    sanction: str
+
+
 class Event(msgspec.Struct, frozen=True, kw_only=True):
     at: datetime
     actor: str
