@@ -15,7 +15,7 @@ from litestar.types import ControllerRouterHandler
 
 from registry.admin import stats
 from registry.admin.pages import ROUTES as pages
-from registry.admin.schemas import AgencyRequest, NoticeBudget, SessionRequest, StatusChange
+from registry.admin.schemas import AgencyRequest, NoticeBudget, StaffSessionRequest, StatusChange
 from registry.agencies import queries as agencies
 from registry.agencies.queries import Agency, ApiKey, IssuedKey
 from registry.clients import client_address
@@ -41,7 +41,7 @@ class AdminSessions(Controller):
         request: Request[Any, Any, Any],
         state: State,
         settings: NamedDependency[Settings],
-        data: JSONBody[SessionRequest],
+        data: JSONBody[StaffSessionRequest],
     ) -> StaffSession:
         """Username and password -> a session token (12 hours); every sign-in is audited."""
         # No `conn` here: the password hash is checked holding no pooled connection (login takes short ones).

@@ -8,7 +8,7 @@ import msgspec
 from msgspec import Meta
 
 
-class SessionRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class StaffSessionRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     username: Annotated[str, Meta(min_length=1, max_length=64)]
     password: Annotated[str, Meta(min_length=1, max_length=1024)]
 

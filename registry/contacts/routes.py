@@ -16,7 +16,7 @@ from registry.clients import client_address
 from registry.contacts import codes, inbound, me, rules
 from registry.contacts.inbound import InboundResult, InboundSms
 from registry.contacts.pages import ROUTES as pages
-from registry.contacts.schemas import CodeRequest, CodeSent, Me, RuleChange, RuleRequest, SessionRequest
+from registry.contacts.schemas import CodeRequest, CodeSent, ContactSessionRequest, Me, RuleChange, RuleRequest
 from registry.contacts.words import worded_change
 from registry.database import Connection
 from registry.errors import InvalidInput, TooManyRequests, Unauthorized, problem_responses
@@ -53,7 +53,7 @@ class ContactController(Controller):
     @post("/sessions", status_code=201, responses=problem_responses(Unauthorized, TooManyRequests))
     async def open_session(
         self,
-        data: JSONBody[SessionRequest],
+        data: JSONBody[ContactSessionRequest],
         request: Request[Any, Any, Any],
         conn: NamedDependency[Connection],
         settings: NamedDependency[Settings],

@@ -29,7 +29,7 @@ class CodeSent(msgspec.Struct, kw_only=True, frozen=True):
     detail: str = "if the number can receive SMS, a 6-digit code is on its way"
 
 
-class SessionRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class ContactSessionRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     phone: str
     code: str
 
