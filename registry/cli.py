@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     key = top.add_parser("key", help="agency API keys").add_subparsers(dest="action", required=True)
     key_create = key.add_parser("create", help="prints the key once; only its hash is kept")
     key_create.add_argument("--agency", required=True, dest="agency_id")
+    key_create.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="an rk_test_ key: answers by the number's last digit, never touches a real contact, sends no SMS",
+    )
     key_revoke = key.add_parser("revoke")
     key_revoke.add_argument("key_id")
 

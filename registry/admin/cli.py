@@ -46,10 +46,16 @@ async def agency_list(conn: Connection, settings: Settings, args: argparse.Names
 
 
 async def key_create(conn: Connection, settings: Settings, args: argparse.Namespace) -> Output:
-    issued = await agencies.issue_key(conn, args.agency_id, CLI_ACTOR)
+    issued = await agencies.issue_key(conn, args.agency_id, CLI_ACTOR, sandbox=args.sandbox)
+    note = "\nsandbox: answers by the number's last digit, never about a real contact" if issued.sandbox else ""
     return Output(
-        {"key_id": str(issued.key_id), "key": issued.key, "agency_id": str(issued.agency_id)},
-        f"key id: {issued.key_id}\nkey:    {issued.key}\n(shown once; only its hash is kept)",
+        {
+            "key_id": str(issued.key_id),
+            "key": issued.key,
+            "agency_id": str(issued.agency_id),
+            "sandbox": issued.sandbox,
+        },
+        f"key id: {issued.key_id}\nkey:    {issued.key}\n(shown once; only its hash is kept){note}",
     )
 
 

@@ -19,6 +19,8 @@ from registry.rows import fetch_all, fetch_one
 from registry.tokens import new_token, token_hash
 
 KEY_PREFIX = "rk_"
+# A sandbox key's prefix: its kind shows in the key itself, so a check is routed before any lookup.
+SANDBOX_PREFIX = "rk_test_"
 NO_AGENCY = "no such agency"
 NO_KEY = "no such key"
 
@@ -46,12 +48,14 @@ class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
     prefix: str
     created_at: datetime
     revoked_at: datetime | None = None
+    sandbox: bool = False
 
 
 class IssuedKey(msgspec.Struct, frozen=True, kw_only=True):
     key_id: UUID
     agency_id: UUID
     key: str
+    sandbox: bool = False
 
 
 class Caller(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,6 +64,8 @@ class Caller(msgspec.Struct, frozen=True, kw_only=True):
     agency_id: UUID
     key_id: UUID
     agency_name: str
+    # A sandbox key (rk_test_...): its checks, attempts and feed are the sandbox's, never a real contact's.
+    sandbox: bool = False
 
 
 INSERT_AGENCY = """
@@ -151,23 +157,26 @@ async def set_notice_budget(conn: Connection, agency_id: UUID | str, daily: int 
 
 
 INSERT_KEY = """
-    INSERT INTO api_keys (agency_id, prefix, key_hash) VALUES ($1, $2, $3) RETURNING id
+    INSERT INTO api_keys (agency_id, prefix, key_hash, sandbox) VALUES ($1, $2, $3, $4) RETURNING id
 """
 
 
-async def issue_key(conn: Connection, agency_id: UUID | str, actor: str) -> IssuedKey:
-    """A new API key; the plain key is returned once and never stored."""
+async def issue_key(conn: Connection, agency_id: UUID | str, actor: str, *, sandbox: bool = False) -> IssuedKey:
+    """A new API key (`rk_test_...` for the sandbox); the plain key is returned once and never stored."""
     agency = await get_agency(conn, agency_id)
-    key = new_token(KEY_PREFIX)
+    key = new_token(SANDBOX_PREFIX if sandbox else KEY_PREFIX)
+    while not sandbox and key.startswith(SANDBOX_PREFIX):
+        key = new_token(KEY_PREFIX)  # a real key must never look like a sandbox one (about 1 in 10^9)
     async with conn.transaction():
-        key_id = await conn.fetchval(INSERT_KEY, agency.id, key[:10], token_hash(key))
-        await audit.record(conn, actor, "key.create", f"key:{key_id}", {"agency_id": str(agency.id)})
-    return IssuedKey(key_id=key_id, agency_id=agency.id, key=key)
+        key_id = await conn.fetchval(INSERT_KEY, agency.id, key[: len(SANDBOX_PREFIX) + 2], token_hash(key), sandbox)
+        details = {"agency_id": str(agency.id)} | ({"sandbox": True} if sandbox else {})
+        await audit.record(conn, actor, "key.create", f"key:{key_id}", details)
+    return IssuedKey(key_id=key_id, agency_id=agency.id, key=key, sandbox=sandbox)
 
 
 REVOKE_KEY = """
     UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1
-    RETURNING id, agency_id, prefix, created_at, revoked_at
+    RETURNING id, agency_id, prefix, created_at, revoked_at, sandbox
 """
 
 
@@ -179,7 +188,7 @@ async def revoke_key(conn: Connection, key_id: UUID | str, actor: str) -> ApiKey
 
 
 LIST_KEYS = """
-    SELECT id, agency_id, prefix, created_at, revoked_at FROM api_keys WHERE agency_id = $1 ORDER BY created_at
+    SELECT id, agency_id, prefix, created_at, revoked_at, sandbox FROM api_keys WHERE agency_id = $1 ORDER BY created_at
 """
 
 
@@ -188,7 +197,7 @@ async def list_keys(conn: Connection, agency_id: UUID) -> list[ApiKey]:
 
 
 AUTHENTICATE = """
-    SELECT k.id AS key_id, k.agency_id, a.name AS agency_name, a.status
+    SELECT k.id AS key_id, k.agency_id, a.name AS agency_name, a.status, k.sandbox
     FROM api_keys k JOIN agencies a ON a.id = k.agency_id
     WHERE k.key_hash = $1 AND k.revoked_at IS NULL
 """
@@ -210,7 +219,9 @@ async def authenticate(conn: Connection, key: str | None) -> Caller:
         raise Unauthorized("unknown or revoked API key")
     if row["status"] != "active":
         raise Suspended("this agency is suspended; checks and reports are refused until it is reinstated")
-    return Caller(agency_id=row["agency_id"], key_id=row["key_id"], agency_name=row["agency_name"])
+    return Caller(
+        agency_id=row["agency_id"], key_id=row["key_id"], agency_name=row["agency_name"], sandbox=row["sandbox"]
+    )
 
 
 PUBLIC_LIST = "SELECT id, name, status FROM agencies ORDER BY name"

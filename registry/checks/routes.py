@@ -16,8 +16,8 @@ from litestar.types import ControllerRouterHandler
 
 from registry import phones, receipts, signing
 from registry.agencies.guard import AGENCY_DEPENDENCIES, AGENCY_GUARDS
-from registry.agencies.queries import Caller, authenticate
-from registry.checks import queries
+from registry.agencies.queries import SANDBOX_PREFIX, Caller, authenticate
+from registry.checks import queries, sandbox
 from registry.checks.schemas import (
     AttemptRequest,
     AttemptResult,
@@ -101,6 +101,21 @@ def _items(parsed: list[tuple[str, bytes, bytes | None, bool]], settings: Settin
     return [queries.Item(p[1], p[2], s) for p, s in zip(parsed, sealed, strict=True)]
 
 
+Parsed = tuple[str, bytes, bytes | None, bool]
+
+
+async def _ask(
+    conn: Connection, api_key: str, parsed: list[Parsed], settings: Settings, once: queries.Once | None = None
+) -> list[queries.Answer]:
+    """The one statement that answers: check_contacts() for a real key, or the sandbox's for an rk_test_ key
+    (which then sees only the numbers' last digits: no phone key, no sealed number, no notice)."""
+    if api_key.startswith(SANDBOX_PREFIX):
+        digits = [int(p[0][-1]) for p in parsed]
+        return await sandbox.check(conn, token_hash(api_key), digits, settings.limits, settings.notice, once)
+    items = _items(parsed, settings) if parsed else []
+    return await queries.check_contacts(conn, token_hash(api_key), items, settings.limits, settings.notice, once=once)
+
+
 class AgencyApi(Controller):
     path = "/v1"
     tags = ["agency"]  # noqa: RUF012
@@ -123,21 +138,20 @@ class AgencyApi(Controller):
 
         Send an Idempotency-Key: a retry within 24 h gets the first answer (same check id and receipt).
         """
+        in_sandbox = api_key.startswith(SANDBOX_PREFIX)
         try:
             parsed = _parse(data, settings)
         except InvalidInput:
             # Credentials come first: a bad key hears 401/403 whatever the body says. The check
             # statement authenticates the key before anything else, so asking it nothing does that.
-            await queries.check_contacts(conn, token_hash(api_key), [], settings.limits, settings.notice)
+            await _ask(conn, api_key, [], settings)
             raise
         once = None
         if idempotency_key is not None:
             # The decoded body, re-encoded: the same request with other whitespace or key order is the same.
             once = queries.Once(idempotency_key, hashlib.sha256(msgspec.json.encode(data)).digest())
-        [answer] = await queries.check_contacts(
-            conn, token_hash(api_key), _items([parsed], settings), settings.limits, settings.notice, once=once
-        )
-        return _result(parsed[0], answer, settings)
+        [answer] = await _ask(conn, api_key, [parsed], settings, once)
+        return _result(parsed[0], answer, settings, sandbox=in_sandbox)
 
     @post("/checks/batch", status_code=200, request_max_body_size=BATCH_MAX_BODY)
     async def check_batch(
@@ -149,33 +163,31 @@ class AgencyApi(Controller):
     ) -> BatchResponse:
         """1 to 10,000 checks in one call; results in input order, a bad item is an error in its place."""
         results: list[BatchCheckResult | BatchItemError | None] = [None] * len(data.items)
-        key_hash = token_hash(api_key)
         pending: asyncio.Task[list[queries.Answer]] | None = None
         pending_items: list[tuple[int, str]] = []
         checked_any = False
         agency_id: UUID | None = None
         for start in range(0, len(data.items), BATCH_CHUNK):
-            valid, keys = _parse_chunk(data.items, start, results, settings)
+            valid, parsed = _parse_chunk(data.items, start, results, settings)
             # Parsing is the CPU-bound half and runs here while PostgreSQL answers the chunk
             # before it on the other core. Each chunk is its own statement, in order, so a
             # number repeated across chunks sees the permits the earlier chunk issued.
             if pending is not None:
                 agency_id = _fill(results, pending_items, await pending) or agency_id
                 pending = None
-            if keys:
-                pending = asyncio.create_task(
-                    queries.check_contacts(conn, key_hash, keys, settings.limits, settings.notice)
-                )
+            if parsed:
+                pending = asyncio.create_task(_ask(conn, api_key, parsed, settings))
                 pending_items, checked_any = valid, True
                 await asyncio.sleep(0)  # let the task send its statement before parsing the next chunk
         if pending is not None:
             agency_id = _fill(results, pending_items, await pending) or agency_id
         if not checked_any:
             # No valid number, so the statement (which authenticates the key) has not run yet.
-            await queries.check_contacts(conn, key_hash, [], settings.limits, settings.notice)
+            await _ask(conn, api_key, [], settings)
             agency_id = (await authenticate(conn, api_key)).agency_id
         assert agency_id is not None
-        return _signed_batch([r for r in results if r is not None], agency_id, settings)
+        in_sandbox = api_key.startswith(SANDBOX_PREFIX)
+        return _signed_batch([r for r in results if r is not None], agency_id, settings, sandbox=in_sandbox)
 
     # 404: another agency's (or no) check id; 409: an Idempotency-Key reused with another body.
     @post("/attempts", status_code=201, responses=problem_responses(NotFound, Conflict))
@@ -196,9 +208,11 @@ class AgencyApi(Controller):
             raise InvalidInput("occurred_at", "is in the future")
         if data.check_id is None and data.phone is None:
             raise InvalidInput("check_id", "give the check_id of the permit, or the phone when there was no check")
-        phone_key = None
+        phone_key, e164 = None, None
         if data.phone is not None:
-            phone_key = phones.phone_key(phones.normalize(data.phone, settings.default_region), settings.pepper)
+            e164 = phones.normalize(data.phone, settings.default_region)
+            # A sandbox attempt keeps no phone key: it is never about a real contact.
+            phone_key = None if caller.sandbox else phones.phone_key(e164, settings.pepper)
         attempt = queries.Attempt(
             agency_id=caller.agency_id,
             check_id=data.check_id,
@@ -210,6 +224,8 @@ class AgencyApi(Controller):
             # The decoded body, re-encoded: the same request with other whitespace or key order is the same.
             request_hash=hashlib.sha256(msgspec.json.encode(data)).digest(),
         )
+        if caller.sandbox:
+            return await sandbox.record_attempt(conn, attempt, int(e164[-1]) if e164 else None)
         return await queries.record_attempt(conn, attempt)
 
     @get("/changes")
@@ -221,6 +237,9 @@ class AgencyApi(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> ChangesPage:
         """Permits of your agency revoked since the cursor (oldest first); pass `next` back as `after`."""
+        if caller.sandbox:
+            # No contact acts on a sandbox permit, so a sandbox key's feed stays empty (and never shows a real one).
+            return ChangesPage(items=[], next=queries.encode_cursor(queries.decode_cursor(after)))
         rows, last = await queries.changes(conn, caller.agency_id, queries.decode_cursor(after), limit)
         items = [Change(check_id=r.check_id, revoked_at=r.revoked_at, reason=r.reason) for r in rows]
         return ChangesPage(items=items, next=queries.encode_cursor(last))
@@ -228,7 +247,7 @@ class AgencyApi(Controller):
 
 def _parse_chunk(
     items: list[Any], start: int, results: list[BatchCheckResult | BatchItemError | None], settings: Settings
-) -> tuple[list[tuple[int, str]], list[queries.Item]]:
+) -> tuple[list[tuple[int, str]], list[Parsed]]:
     """Parse items[start:start + BATCH_CHUNK]; bad ones become error entries in `results` at once."""
     valid: list[tuple[int, str]] = []
     parsed: list[tuple[str, bytes, bytes | None, bool]] = []
@@ -246,7 +265,7 @@ def _parse_chunk(
             continue
         valid.append((index, one[0]))
         parsed.append(one)
-    return valid, _items(parsed, settings) if parsed else []
+    return valid, parsed
 
 
 def _fill(

@@ -31,7 +31,7 @@ from registry.disputes.schemas import (
     Status,
 )
 from registry.disputes.staff_pages import ROUTES as staff_pages
-from registry.errors import Conflict, Forbidden, InvalidInput, TooManyRequests, problem_responses
+from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, problem_responses
 from registry.sessions.contact import ContactSession, bearer_contact
 from registry.sessions.staff import API_STAFF, Staff
 from registry.settings import Settings
@@ -133,12 +133,15 @@ class AgencyDisputes(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> dict[str, list[AgencyDispute]]:
         """Complaints against this agency (the contact only as a masked hint)."""
+        if caller.sandbox:
+            return {"items": []}  # complaints are about real calls; a sandbox key sees none
         return {"items": await answers.agency_disputes(conn, caller.agency_id, status, limit)}
 
     @get("/{ref:str}")
     async def show(
         self, conn: NamedDependency[Connection], caller: NamedDependency[Caller], ref: FromPath[str]
     ) -> AgencyDispute:
+        _no_sandbox(caller)
         return await answers.agency_view(conn, caller.agency_id, ref)
 
     @post("/{ref:str}/responses", responses=problem_responses(Conflict))
@@ -153,7 +156,14 @@ class AgencyDisputes(Controller):
 
         The contact who complained reads this text on her complaint's timeline: she is a party to it.
         """
+        _no_sandbox(caller)
         return await answers.respond(conn, caller.agency_id, caller.key_id, ref, data.text)
+
+
+def _no_sandbox(caller: Caller) -> None:
+    """A sandbox key neither reads nor answers a real complaint: to it, none exists."""
+    if caller.sandbox:
+        raise NotFound("no such dispute", code="unknown_dispute")
 
 
 class AdminDisputes(Controller):
