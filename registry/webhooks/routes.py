@@ -12,7 +12,7 @@ from litestar.types import ControllerRouterHandler
 from registry.agencies.guard import AGENCY_DEPENDENCIES, AGENCY_GUARDS
 from registry.agencies.queries import Caller
 from registry.database import Connection
-from registry.errors import InvalidInput
+from registry.errors import Forbidden, InvalidInput
 from registry.settings import Settings
 from registry.webhooks import addresses, queries, sealing
 from registry.webhooks.schemas import Deliveries, Webhook, WebhookRequest
@@ -33,6 +33,7 @@ class WebhookApi(Controller):
         settings: NamedDependency[Settings],
     ) -> Webhook:
         """Register (or replace) your webhook; the answer holds its signing secret, shown this once."""
+        _real_key_only(caller)
         try:
             await addresses.check(data.url, production=settings.production)
         except addresses.RefusedUrl as exc:
@@ -46,6 +47,7 @@ class WebhookApi(Controller):
     @delete("/", status_code=204)
     async def delete_webhook(self, caller: NamedDependency[Caller], conn: NamedDependency[Connection]) -> None:
         """Stop webhooks (whether or not one was registered); deliveries still waiting are dropped."""
+        _real_key_only(caller)
         await queries.delete_webhook(conn, caller.agency_id, f"key:{caller.key_id}")
 
     @get("/deliveries")
@@ -56,7 +58,14 @@ class WebhookApi(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> Deliveries:
         """Your most recent deliveries, newest first: status, attempts, the last error and the next try."""
+        _real_key_only(caller)
         return Deliveries(items=await queries.deliveries(conn, caller.agency_id, limit))
+
+
+def _real_key_only(caller: Caller) -> None:
+    """A sandbox key may not see or change the agency's real webhook (no real event ever concerns it)."""
+    if caller.sandbox:
+        raise Forbidden("a sandbox key (rk_test_) has no webhook; use a real key", code="sandbox_key")
 
 
 ROUTES: list[ControllerRouterHandler] = [WebhookApi]
