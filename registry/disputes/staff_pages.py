@@ -15,9 +15,11 @@ from litestar.types import ControllerRouterHandler
 from registry.agencies import queries as agencies
 from registry.database import Connection
 from registry.disputes import attachments, review
+from registry.disputes.pages import category_words
 from registry.disputes.records import normalize_ref
 from registry.disputes.schemas import PENDING, STATUSES, DecisionRequest
-from registry.errors import InvalidInput
+from registry.errors import Forbidden, InvalidInput
+from registry.pages.explain import explain_for_staff
 from registry.pages.i18n import Texts
 from registry.pages.kit import TEXTS
 from registry.pages.staff import STAFF_PAGE_HANDLERS, view
@@ -72,10 +74,8 @@ class ReviewPages(Controller):
         ref: FromPath[str],
         texts: NamedDependency[Texts],
     ) -> Template:
-        case = await review.admin_view(conn, ref)
-        return view(
-            texts, "case", staff, d=case, pending=case.status in PENDING, notice=request.query_params.get("notice")
-        )
+        notice = request.query_params.get("notice")
+        return await case_page(conn, texts, staff, ref, notice=notice)
 
     @post("/disputes/{ref:str}/decision", status_code=303)
     async def decide(
@@ -84,20 +84,25 @@ class ReviewPages(Controller):
         conn: NamedDependency[Connection],
         staff: NamedDependency[Staff],
         ref: FromPath[str],
-    ) -> Redirect:
+        texts: NamedDependency[Texts],
+    ) -> Redirect | Template:
         form = await request.form()
+        chosen = {
+            "outcome": form.get("outcome") or "",
+            "note": form.get("note") or "",
+            "sanction": form.get("sanction") or "none",
+        }
         try:
-            decision = msgspec.convert(
-                {
-                    "outcome": form.get("outcome"),
-                    "note": form.get("note") or "",
-                    "sanction": form.get("sanction") or "none",
-                },
-                DecisionRequest,
+            try:
+                decision = msgspec.convert(chosen, DecisionRequest)
+            except msgspec.ValidationError as exc:
+                raise InvalidInput("decision", str(exc)) from None
+            await review.decide(conn, ref, decision, staff)
+        except (InvalidInput, Forbidden) as exc:
+            # The reviewer's note may be long and careful: the form comes back with it, and says what to change.
+            return await case_page(
+                conn, texts, staff, ref, status=exc.status, chosen=chosen, error=explain_for_staff(exc, texts)
             )
-        except msgspec.ValidationError as exc:
-            raise InvalidInput("decision", str(exc)) from None
-        await review.decide(conn, ref, decision, staff)
         return Redirect(path=f"/admin/disputes/{normalize_ref(ref)}?notice=decided", status_code=303)
 
     @get("/disputes/{ref:str}/attachments/{attachment_id:uuid}")
@@ -109,6 +114,34 @@ class ReviewPages(Controller):
         attachment_id: FromPath[UUID],
     ) -> Response[bytes]:
         return attachments.download(await attachments.content(conn, ref, attachment_id))
+
+
+async def case_page(
+    conn: Connection,
+    texts: Texts,
+    staff: Staff,
+    ref: str,
+    *,
+    status: int = 200,
+    notice: str | None = None,
+    chosen: dict[str, str] | None = None,
+    error: str | None = None,
+) -> Template:
+    """A case with its evidence, its files in the page, the categories in the contact's own words,
+    and the decision form (filled with what was sent, when it comes back with an error)."""
+    case = await review.admin_view(conn, ref)
+    return view(
+        texts,
+        "case",
+        staff,
+        status=status,
+        d=case,
+        pending=case.status in PENDING,
+        notice=notice,
+        her_words=category_words(texts),
+        chosen=chosen or {"outcome": "", "note": "", "sanction": "none"},
+        error=error,
+    )
 
 
 ROUTES: list[ControllerRouterHandler] = [ReviewPages]

@@ -8,11 +8,13 @@ their forms are CSRF protected by the app's CSRFConfig.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request
 from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
+from markupsafe import Markup
 
 from registry.errors import DomainError
 from registry.pages.explain import explain_for_staff
@@ -99,6 +101,14 @@ def words(texts: Texts) -> dict[str, dict[str, str]]:
             "permit_used": _("permit already used"),
         },
         "rule": {"refuse": _("refuse"), "consent": _("consent")},
+        "revoke": {
+            "refused": _("the contact refused"),
+            "consent_withdrawn": _("consent withdrawn"),
+            "erased": _("the contact erased her data"),
+        },
+        "link": {"refuse_all": _("refused all agencies"), "refuse_agency": _("refused this agency")},
+        # By the first half of the stored MIME type: attachments are recordings, images or PDFs.
+        "file": {"audio": _("recording"), "image": _("image"), "video": _("video"), "application": _("PDF")},
     }
 
 
@@ -114,5 +124,27 @@ def labeler(texts: Texts) -> Callable[[str, str | None], str]:
     return label
 
 
+def stamper(texts: Texts) -> Callable[..., Markup | str]:
+    """`when(dt)` for the templates: the time in Beijing time (the display zone), and with `utc=True`
+    the UTC time beneath it, as agencies' own records and the API write it, so the two compare at a glance.
+    `plain=True` gives the Beijing time as text, for a sentence."""
+
+    def when(value: datetime | None, *, utc: bool = False, seconds: bool = False, plain: bool = False) -> Markup | str:
+        if value is None:
+            return ""
+        shape = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+        local = value.astimezone(texts.zone).strftime(shape)
+        if plain:  # inside a translated sentence, which escapes what it is given
+            return local
+        stamp = Markup('<time datetime="{}">{}</time>').format(value.astimezone(UTC).isoformat(), local)
+        if utc:
+            stamp += Markup('<span class="utc">UTC {}</span>').format(value.astimezone(UTC).strftime(shape))
+        return stamp
+
+    return when
+
+
 def view(texts: Texts, name: str, staff: Staff | None, *, status: int = 200, **context: Any) -> Template:
-    return page(texts, f"admin/{name}.html", status=status, staff=staff, label=labeler(texts), **context)
+    return page(
+        texts, f"admin/{name}.html", status=status, staff=staff, label=labeler(texts), when=stamper(texts), **context
+    )

@@ -112,7 +112,7 @@ async def test_harassed_contact_to_suspended_agency(
     checks = await staff.inner_text("#evidence-checks")
     assert "deny" in checks and "refused" in checks and check.json()["check_id"] in checks
     attempts = await staff.inner_text("#evidence-attempts")
-    assert "permit_denied" in attempts and "no_permit" in attempts
+    assert "check was denied" in attempts and "no permit" in attempts
     assert "refuse" in await staff.inner_text("#evidence-rules")
     assert "refusal in force at the incident: yes" in await staff.inner_text("#evidence-summary")
     assert "non-compliant: 2" in await staff.inner_text("#evidence-summary")
