@@ -248,6 +248,13 @@ async def test_who_looked_me_up_says_what_happened_and_links_a_complaint(
     await rows.nth(0).locator("text=投诉这家机构").click()
     await page.wait_for_url(f"**/complaints/new?agency={agency.id}")
     await expect(page.locator("#agency_id")).to_have_value(str(agency.id))
+    # A mistyped address is a page in her language with a way back, not JSON.
+    missing = await page.goto("/me/nothing-here")
+    assert missing is not None and missing.status == 404
+    await expect(page.locator(".box.error")).to_have_text("没有这个页面。链接可能输错了或已过期。")
+    await views(page, "j4-02-not-found")
+    await page.click("#back")
+    await page.wait_for_url("**/me")
 
 
 async def test_erase_explains_first_then_ends_the_protection(page: Page, conn: Connection) -> None:
