@@ -6,6 +6,7 @@ the values kept; the change behind it is one transaction, so nothing is half-sav
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -386,9 +387,10 @@ def _until(raw: str, settings: Settings) -> datetime:
     """The consent's last day, from the date picker (`2026-06-30`): it ends when that day ends, on the
     jurisdiction's clock. No default: she chooses the day (issue 11: nothing prefilled for her)."""
     zone = settings.jurisdiction.display_zone
-    text = raw.strip()
+    # Bounded before NFKC; full-width digits (a Chinese keyboard's) read as digits.
+    text = unicodedata.normalize("NFKC", raw.strip()) if len(raw) <= 40 else ""
     try:
-        last_day = date.fromisoformat(text) if len(text) == 10 else None
+        last_day = date.fromisoformat(text) if len(text) == 10 and text.isascii() else None
     except ValueError:
         last_day = None
     today = datetime.now(zone).date()

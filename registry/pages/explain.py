@@ -48,6 +48,9 @@ CONTACT_BY_CODE: dict[str, Words] = {
     ),
     # Not a code: her sign-in ended (it lasts 30 minutes), or she was never signed in on this page.
     "unauthorized": lambda t: t.gettext("Your sign-in has ended. Please sign in again with a new SMS code."),
+    "nul_character": lambda t: t.gettext(
+        "Something you typed contains an invisible control character. Please type it again and resend."
+    ),
     "unavailable": lambda t: t.gettext("We could not send the SMS just now. Please try again in a minute."),
     "not_textable": lambda t: t.gettext(
         "We can send codes only to mobile numbers, not to landlines or numbers abroad. Check the number."
