@@ -25,6 +25,9 @@ async def test_unknown_page_and_wrong_method_are_pages_the_api_stays_json(api: h
     missing = is_page(await api.get("/no-such-page", headers=ZH), 404)
     assert "没有这个页面" in missing and 'lang="zh-CN"' in missing
     assert "There is no such page" in is_page(await api.get("/no-such-page", headers=EN), 404)
+    # The staff pages' own error page, with the way back to the queue.
+    staff = is_page(await api.get("/admin/no-such-page", headers=EN), 404)
+    assert "There is no such page" in staff and 'href="/admin/"' in staff
     # /logout answers POST only.
     assert "不能这样打开这个页面" in is_page(await api.get("/logout", headers=ZH), 405)
     for path in ("/v1/no-such-thing", "/v1/contact/me"):
