@@ -30,6 +30,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import OpenAPIRenderPlugin
 from litestar.openapi.spec import (
     Components,
+    Example,
     OpenAPIHeader,
     OpenAPIResponse,
     Operation,
@@ -44,6 +45,7 @@ from litestar.plugins import PluginProtocol, ReceiveRoutePlugin
 from litestar.routes import HTTPRoute
 
 from registry.agencies.guard import agency_key_guard
+from registry.apidocs.examples import EXAMPLES, Examples
 from registry.errors import problem_response
 from registry.sessions.contact import bearer_contact
 from registry.sessions.staff import bearer_admin, bearer_staff
@@ -188,15 +190,32 @@ class DocumentedOperation(Operation):
                 response.headers = {**(response.headers or {}), **ANSWER_HEADERS[status]}
 
 
-def with_body(request_body: RequestBody) -> type[Operation]:
+def documented(request_body: RequestBody | None, examples: Examples | None, status: int) -> type[Operation]:
+    """The operation class for a handler: a body read by hand filled in, the examples shown (if any)."""
+    if request_body is None and examples is None:
+        return DocumentedOperation
+
     @dataclass
-    class OperationWithBody(DocumentedOperation):
+    class Documented(DocumentedOperation):
         def __post_init__(self) -> None:
             super().__post_init__()
-            if self.request_body is None:
+            if request_body is not None and self.request_body is None:
                 self.request_body = request_body
+            if examples is not None:
+                show_examples(self, examples, status)
 
-    return OperationWithBody
+    return Documented
+
+
+def show_examples(operation: Operation, examples: Examples, status: int) -> None:
+    """`examples` on the operation's JSON body and on its `status` answer."""
+    if examples.request is not None and isinstance(operation.request_body, RequestBody):
+        for media in operation.request_body.content.values():
+            media.examples = {"example": Example(summary=examples.summary, value=examples.request)}
+    answer = (operation.responses or {}).get(str(status))
+    if examples.answer is not None and isinstance(answer, OpenAPIResponse):
+        for media in (answer.content or {}).values():
+            media.examples = {"example": Example(summary=examples.summary, value=examples.answer)}
 
 
 ANSWER_HEADERS: dict[str, dict[str, OpenAPIHeader]] = {
@@ -239,7 +258,11 @@ def document(handler: HTTPRouteHandler, route: HTTPRoute) -> None:
     handler.security = own or None
     # A body read by hand (a multipart form) is documented from the handler's opt["request_body"].
     request_body = handler.opt.get("request_body")
-    handler.operation_class = with_body(request_body) if isinstance(request_body, RequestBody) else DocumentedOperation
+    # The main calls show an example of what to send and what comes back (registry/apidocs/examples.py).
+    examples = next((EXAMPLES[k] for m in handler.http_methods if (k := f"{m} {route.path}") in EXAMPLES), None)
+    handler.operation_class = documented(
+        request_body if isinstance(request_body, RequestBody) else None, examples, handler.status_code
+    )
 
 
 class StrictStructs(StructSchemaPlugin):
