@@ -18,14 +18,14 @@ from registry.settings import Settings
 from tests.axe import Sweep
 from tests.browser import PHONE_SCREEN, screenshot
 from tests.conftest import LiveServer
-from tests.disputes.support import PDF, PNG, wav_bytes
+from tests.disputes.support import PDF, png_bytes, wav_bytes
 from tests.factories import PASSWORD, auth, bearer, contact_session, file_dispute, make_agency_with_key, make_staff
 
 CONTACT = "+8613800138000"
 DESK: ViewportSize = {"width": 1280, "height": 800}
 FILES = [
     ("通话录音.wav", wav_bytes(), "audio/wav"),
-    ("催收短信截图.png", PNG, "image/png"),
+    ("催收短信截图.png", png_bytes(), "image/png"),
     ("律师函.pdf", PDF, "application/pdf"),
 ]
 # Codes an agency's records and the API use; a Chinese reviewer reads words instead.
@@ -140,7 +140,7 @@ async def test_a_reviewer_decides_a_case_on_a_phone_and_a_desk(
     )
     assert 0.1 < duration < 0.3
     await page.locator("#files img").scroll_into_view_if_needed()
-    assert await page.locator("#files img").evaluate("i => i.decode().then(() => i.naturalWidth)") == 1
+    assert await page.locator("#files img").evaluate("i => i.decode().then(() => i.naturalWidth)") == 240
     for name, data, _ in FILES:
         async with page.expect_download() as download:
             await page.click(f"#files a:text-is('{name}')")
