@@ -27,6 +27,12 @@ class Purged(msgspec.Struct, frozen=True):
 
 
 PURGE = "SELECT what, deleted AS rows FROM purge_expired($1, $2)"
+# Complaint drafts kept while a contact signed in again (sql/0041) are hers, not records: the
+# service's role may delete them, so they need no change to purge_expired().
+PURGE_DRAFTS = """
+    WITH gone AS (DELETE FROM complaint_drafts WHERE expires_at < $1 RETURNING 1)
+    SELECT 'complaint drafts' AS what, count(*)::bigint AS rows FROM gone
+"""
 
 
 async def run(conn: Connection, record_days: int, now: datetime | None = None) -> list[Purged]:
@@ -34,5 +40,6 @@ async def run(conn: Connection, record_days: int, now: datetime | None = None) -
     now = now or datetime.now(UTC)
     async with conn.transaction():
         purged = await fetch_all(conn, Purged, PURGE, now - SHORT_LIVED, now - timedelta(days=record_days))
+        purged += await fetch_all(conn, Purged, PURGE_DRAFTS, now)
         await audit.record(conn, "retention", "retention.run", "retention", {p.what: p.rows for p in purged if p.rows})
     return purged

@@ -71,13 +71,21 @@ async def test_deletes_only_what_is_past_its_term(conn: Connection) -> None:
             at,
         )
         await conn.execute("INSERT INTO sms_outbox (phone, body, created_at) VALUES ('+8613800138000', 'x', $1)", at)
+        # A complaint draft kept while she signed in again expires a day after it was kept.
+        await conn.execute(
+            "INSERT INTO complaint_drafts (token_hash, phone_key, form, expires_at) VALUES ($1, $2, '{}', $3)",
+            at.isoformat().encode(),
+            KEY,
+            at + timedelta(days=1),
+        )
 
     purged = {p.what: p.rows for p in await retention.run(conn, record_days=1096, now=NOW)}
 
     assert purged["checks"] == 1 and purged["attempts"] == 1 and purged["permits"] == 1
     assert purged["revocations"] == 1
     assert purged["contact codes"] == 1 and purged["development SMS outbox"] == 1
-    for table in ("checks", "attempts", "permits", "contact_codes", "sms_outbox"):
+    assert purged["complaint drafts"] == 1
+    for table in ("checks", "attempts", "permits", "contact_codes", "sms_outbox", "complaint_drafts"):
         assert await count(conn, table) == 1, table
     assert await conn.fetchval("SELECT count(*) FROM checks WHERE checked_at = $1", RECENT) == 1
     # The job is itself a change of state, recorded in the chain, which stays whole.
