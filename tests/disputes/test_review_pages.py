@@ -186,6 +186,7 @@ async def test_a_reviewer_decides_a_case_on_a_phone_and_a_desk(
         ("/admin/?status=upheld", "queue-filtered"),
         ("/admin/stats", "figures"),
         ("/admin/disputes/D-2000-AAAAAA", "no-such-case"),
+        ("/admin/no-such-page", "no-such-page"),
     ):
         await page.goto(path)
         await looked_at(page, sweep, f"staff-6-{name}-{language}")

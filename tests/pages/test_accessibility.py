@@ -8,24 +8,43 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
+import msgspec
 import pytest
 from playwright.async_api import Browser
 
 from registry.database import Connection
-from registry.settings import Settings
+from registry.settings import NoticeFigures, Settings
 from tests.axe import Sweep
 from tests.browser import PHONE_SCREEN
 from tests.conftest import LiveServer
-from tests.factories import add_rule, contact_session, file_dispute, make_agency
+from tests.factories import add_rule, bearer, contact_session, file_dispute, make_agency, make_agency_with_key
+from tests.sms import NOTICE, link_token, outbox
 
 PHONE = "+8613800138000"
+NEWCOMER = "+8613900139000"  # no record yet: an agency's first check sends her a notice with a link
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Notices before the first call are on, so the link's pages can be reached."""
+    return msgspec.structs.replace(settings, notice=NoticeFigures())
 
 
 @pytest.mark.parametrize("language", ["zh_CN", "en"])
 async def test_every_contact_page_passes_axe(
-    language: str, browser: Browser, live_server: LiveServer, conn: Connection, settings: Settings
+    language: str,
+    browser: Browser,
+    live_server: LiveServer,
+    api: httpx.AsyncClient,
+    conn: Connection,
+    settings: Settings,
 ) -> None:
     agency = await make_agency(conn, "示例催收有限公司")
+    _, key = await make_agency_with_key(conn, "安心资产管理有限公司")
+    first = await api.post("/v1/checks", json={"phone": NEWCOMER}, headers=bearer(key))
+    assert first.json()["reason"] == "notice_pending", first.text
+    [notice] = await outbox(conn, NEWCOMER, containing=NOTICE)
     token = await contact_session(conn, PHONE)
     consent = await add_rule(conn, PHONE, "consent", agency_id=agency.id)
     ref = await file_dispute(conn, settings, token, agency.id)
@@ -37,10 +56,16 @@ async def test_every_contact_page_passes_axe(
     page = await context.new_page()
     sweep = Sweep()
 
-    # Signed out: the start page, the number step, the code step, a notice link that is not ours, /problems.
-    for path in ("/", "/verify", f"/n/{'x' * 20}", "/problems", "/problems/invalid_input"):
+    # Signed out: the start page, the number step, the code step, a notice's link (unknown, then hers and
+    # its receipt), /problems, a page that does not exist.
+    for path in ("/", "/verify", f"/n/{'x' * 20}", "/problems", "/problems/invalid_input", "/no-such-page"):
         await page.goto(path)
         await sweep.check(page, f"{path} {language}")
+    await page.goto(f"/n/{link_token(notice)}")
+    await sweep.check(page, f"notice link {language}")
+    await page.click("#refuse-all")
+    await page.wait_for_selector("#receipt-text")
+    await sweep.check(page, f"notice link refused {language}")
     await page.goto("/verify")
     await page.fill("#phone", "138 0013 8000")
     await page.click("button[type=submit]")
