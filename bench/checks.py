@@ -384,9 +384,11 @@ async def main() -> None:
             f"{'embedded' if not args.database_url else 'given'} PostgreSQL; {args.contacts:,} contacts"
         )
         print()
-        # Warm both paths (plans, pools, imports) before measuring.
-        await bare_single(url, key, args.contacts, 4, 1.0)
-        await http_single(port, key, args.contacts, 4, 1.0)
+        # Warm both paths before measuring: imports, plans, and every pooled connection's prepared
+        # statements (asyncpg prepares and introspects the result type once per connection), so
+        # with enough concurrency to use every connection of every worker.
+        await bare_single(url, key, args.contacts, 32, 1.0)
+        await http_single(port, key, args.contacts, 2 * args.workers * args.pool_size, 2.0)
         print("single checks")
         for concurrency in (int(c) for c in args.concurrency.split(",")):
             bare = await bare_single(url, key, args.contacts, min(concurrency, 32), args.seconds)
