@@ -142,3 +142,18 @@ async def test_no_webhook_no_event_and_bad_bodies_name_the_field(api: httpx.Asyn
     assert fields(problem(not_http, 422)) == ["url"]
     no_key = await api.put("/v1/webhook", json={"url": "https://hooks.example.com/", "events": ["permit.revoked"]})
     assert no_key.status_code == 401
+
+
+async def test_a_removed_webhook_stops_the_retries(api: httpx.AsyncClient, conn: Connection) -> None:
+    agency, key = await make_agency_with_key(conn)
+    async with receiver([500]) as hooks:
+        await register(api, key.key, hooks.url, ["dispute.filed"])
+        token = await contact_session(conn, CONTACT)
+        filed = await api.post("/v1/contact/disputes", json=complaint(agency.id), headers=auth(token))
+        assert filed.status_code == 201, filed.text
+        await hooks.wait_for(1)
+        removed = await api.delete("/v1/webhook", headers=bearer(key.key))
+        assert removed.status_code == 204
+        [delivery] = await settled(api, key.key)
+    assert delivery["status"] == "dropped" and delivery["next_try_at"] is None
+    assert delivery["attempts"] >= 1 and "removed" in delivery["last_error"]
