@@ -62,7 +62,7 @@ TARGET = """
     SELECT d.id, d.agency_id, d.event, d.data::text AS data, d.created_at, d.status, d.attempts,
            w.url, w.sealed_secret
     FROM webhook_deliveries d
-    LEFT JOIN webhooks w ON w.agency_id = d.agency_id AND d.event = ANY (w.events)
+    LEFT JOIN webhooks w ON w.agency_id = d.agency_id AND w.sandbox = d.sandbox AND d.event = ANY (w.events)
     WHERE d.id = $1
 """
 DELIVERED = """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, delete, get, put
+from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
@@ -12,10 +12,10 @@ from litestar.types import ControllerRouterHandler
 from registry.agencies.guard import AGENCY_DEPENDENCIES, AGENCY_GUARDS
 from registry.agencies.queries import Caller
 from registry.database import Connection
-from registry.errors import Forbidden, InvalidInput
+from registry.errors import Conflict, Forbidden, InvalidInput, problem_responses
 from registry.settings import Settings
-from registry.webhooks import addresses, queries, sealing
-from registry.webhooks.schemas import Deliveries, Webhook, WebhookRequest
+from registry.webhooks import addresses, events, queries, samples, sealing
+from registry.webhooks.schemas import Deliveries, Sample, SampleRequest, Webhook, WebhookRequest
 
 
 class WebhookApi(Controller):
@@ -32,8 +32,10 @@ class WebhookApi(Controller):
         conn: NamedDependency[Connection],
         settings: NamedDependency[Settings],
     ) -> Webhook:
-        """Register (or replace) your webhook; the answer holds its signing secret, shown this once."""
-        _real_key_only(caller)
+        """Register (or replace) your webhook; the answer holds its signing secret, shown this once.
+
+        A sandbox key (rk_test_) registers the sandbox's own webhook, apart from the real one.
+        """
         try:
             await addresses.check(data.url, production=settings.production)
         except addresses.RefusedUrl as exc:
@@ -41,14 +43,15 @@ class WebhookApi(Controller):
         events = list(dict.fromkeys(data.events))
         secret = sealing.new_secret()
         sealed = sealing.sealer_for(settings.session_key).seal(caller.agency_id, secret)
-        await queries.set_webhook(conn, caller.agency_id, f"key:{caller.key_id}", data.url, events, sealed)
+        await queries.set_webhook(
+            conn, caller.agency_id, f"key:{caller.key_id}", data.url, events, sealed, sandbox=caller.sandbox
+        )
         return Webhook(url=data.url, events=events, secret=sealing.shown(secret))
 
     @delete("/", status_code=204)
     async def delete_webhook(self, caller: NamedDependency[Caller], conn: NamedDependency[Connection]) -> None:
         """Stop webhooks (whether or not one was registered); deliveries still waiting are dropped."""
-        _real_key_only(caller)
-        await queries.delete_webhook(conn, caller.agency_id, f"key:{caller.key_id}")
+        await queries.delete_webhook(conn, caller.agency_id, f"key:{caller.key_id}", sandbox=caller.sandbox)
 
     @get("/deliveries")
     async def deliveries(
@@ -58,14 +61,29 @@ class WebhookApi(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> Deliveries:
         """Your most recent deliveries, newest first: status, attempts, the last error and the next try."""
-        _real_key_only(caller)
-        return Deliveries(items=await queries.deliveries(conn, caller.agency_id, limit))
+        return Deliveries(items=await queries.deliveries(conn, caller.agency_id, limit, sandbox=caller.sandbox))
 
-
-def _real_key_only(caller: Caller) -> None:
-    """A sandbox key may not see or change the agency's real webhook (no real event ever concerns it)."""
-    if caller.sandbox:
-        raise Forbidden("a sandbox key (rk_test_) has no webhook; use a real key", code="sandbox_key")
+    # 403: a real key (sample events exist only in the sandbox); 409: no sandbox webhook wants this event.
+    @post("/test", status_code=202, responses=problem_responses(Forbidden, Conflict))
+    async def send_sample(
+        self, data: JSONBody[SampleRequest], caller: NamedDependency[Caller], conn: NamedDependency[Connection]
+    ) -> Sample:
+        """Sandbox keys only: queue a sample event for the sandbox webhook, signed and delivered like a real one."""
+        if not caller.sandbox:
+            raise Forbidden(
+                "sample events are for sandbox keys (rk_test_): a real key's webhook gets only real events",
+                code="sandbox_only",
+            )
+        async with conn.transaction():
+            queued = await events.queue(
+                conn, data.event, [(caller.agency_id, samples.sample(data.event))], sandbox=True
+            )
+        if not queued:
+            raise Conflict(
+                f"no sandbox webhook asks for {data.event}: PUT /v1/webhook with this key first",
+                code="no_sandbox_webhook",
+            )
+        return Sample(event=data.event, queued=True)
 
 
 ROUTES: list[ControllerRouterHandler] = [WebhookApi]

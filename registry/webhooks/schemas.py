@@ -19,6 +19,17 @@ class WebhookRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_f
     events: Annotated[list[Event], Meta(min_length=1, max_length=3)]
 
 
+class SampleRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    event: Event
+
+
+class Sample(msgspec.Struct, kw_only=True, frozen=True):
+    """A sample event was queued for the sandbox webhook; its delivery shows in /v1/webhook/deliveries."""
+
+    event: Event
+    queued: bool
+
+
 class Webhook(msgspec.Struct, kw_only=True, frozen=True):
     """The registered webhook; `secret` is shown here once (a new PUT makes a new one)."""
 
