@@ -72,6 +72,22 @@ class Once(NamedTuple):
     request_hash: bytes
 
 
+def key_reused() -> Conflict:
+    return Conflict(
+        "this Idempotency-Key was already used with a different request body", code="idempotency_key_reused"
+    )
+
+
+def refusal(exc: asyncpg.PostgresError) -> Exception:
+    """What a check statement's refusal means to the caller: a reused Idempotency-Key (409), a
+    suspended agency (403) or an unknown key (401); any other unique violation is itself."""
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return key_reused() if exc.detail == "idempotency_key_reused" else exc
+    if exc.detail == "suspended":
+        return Suspended("this agency is suspended; checks and reports are refused until it is reinstated")
+    return Unauthorized("unknown or revoked API key")
+
+
 async def check_contacts(
     conn: Connection,
     key_hash: bytes,
@@ -105,16 +121,8 @@ async def check_contacts(
             at,
             *(once or ()),
         )
-    except asyncpg.UniqueViolationError as exc:
-        if exc.detail == "idempotency_key_reused":
-            raise Conflict(
-                "this Idempotency-Key was already used with a different request body", code="idempotency_key_reused"
-            ) from None
-        raise
-    except asyncpg.InvalidAuthorizationSpecificationError as exc:
-        if exc.detail == "suspended":
-            raise Suspended("this agency is suspended; checks and reports are refused until it is reinstated") from None
-        raise Unauthorized("unknown or revoked API key") from None
+    except (asyncpg.UniqueViolationError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
+        raise refusal(exc) from None
     answers = [as_struct(row, Answer) for row in rows]
     answers.sort(key=lambda a: a.ordinal)
     return answers
@@ -180,7 +188,7 @@ async def record_attempt(conn: Connection, attempt: Attempt) -> AttemptResult:
     """
     async with conn.transaction():
         if attempt.idempotency_key is not None:
-            first = await _first_result(conn, attempt)
+            first = await first_result(conn, attempt)
             if first is not None:
                 return first
         phone_key, violation = await _judge(conn, attempt)
@@ -199,7 +207,7 @@ async def record_attempt(conn: Connection, attempt: Attempt) -> AttemptResult:
         )
         if row is None:
             # A concurrent request with the same key committed first (ON CONFLICT waited for it).
-            first = await _first_result(conn, attempt)
+            first = await first_result(conn, attempt)
             assert first is not None
             return first
         if violation is None and attempt.check_id is not None:
@@ -207,14 +215,14 @@ async def record_attempt(conn: Connection, attempt: Attempt) -> AttemptResult:
         return as_struct(row, AttemptResult)
 
 
-async def _first_result(conn: Connection, attempt: Attempt) -> AttemptResult | None:
-    row = await conn.fetchrow(FIND_ATTEMPT, attempt.agency_id, attempt.idempotency_key)
+async def first_result(conn: Connection, attempt: Attempt, find: str = FIND_ATTEMPT) -> AttemptResult | None:
+    """The answer an earlier report with this Idempotency-Key got (`find` reads the real or the sandbox's
+    attempts), or None; 409 when that report had another body."""
+    row = await conn.fetchrow(find, attempt.agency_id, attempt.idempotency_key)
     if row is None:
         return None
     if not same(bytes(row["request_hash"] or b""), attempt.request_hash):
-        raise Conflict(
-            "this Idempotency-Key was already used with a different request body", code="idempotency_key_reused"
-        )
+        raise key_reused()
     return AttemptResult(attempt_id=row["attempt_id"], compliant=row["compliant"], violation=row["violation"])
 
 

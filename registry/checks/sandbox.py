@@ -16,14 +16,13 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from registry.checks.queries import Answer, Attempt, Once
+from registry.checks.queries import Answer, Attempt, Once, first_result, refusal
 from registry.checks.schemas import AttemptResult
 from registry.database import Connection
 from registry.domain import Violation
-from registry.errors import Conflict, InvalidInput, Suspended, Unauthorized
+from registry.errors import InvalidInput
 from registry.rows import as_struct, fetch_one
 from registry.settings import Limits, NoticeFigures
-from registry.tokens import same
 
 SANDBOX_CHECK = """
     SELECT a.*, (SELECT agency_id FROM api_keys WHERE key_hash = $1) AS agency_id
@@ -53,16 +52,8 @@ async def check(
             notice.hours,
             *(once or (None, None)),
         )
-    except asyncpg.UniqueViolationError as exc:
-        if exc.detail == "idempotency_key_reused":
-            raise Conflict(
-                "this Idempotency-Key was already used with a different request body", code="idempotency_key_reused"
-            ) from None
-        raise
-    except asyncpg.InvalidAuthorizationSpecificationError as exc:
-        if exc.detail == "suspended":
-            raise Suspended("this agency is suspended; checks and reports are refused until it is reinstated") from None
-        raise Unauthorized("unknown or revoked API key") from None
+    except (asyncpg.UniqueViolationError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
+        raise refusal(exc) from None
     answers = [as_struct(row, Answer) for row in rows]
     answers.sort(key=lambda a: a.ordinal)
     return answers
@@ -100,7 +91,7 @@ async def record_attempt(conn: Connection, attempt: Attempt, last_digit: int | N
     (a sandbox check keeps only the number's last digit, so that is what a given phone is held to)."""
     async with conn.transaction():
         if attempt.idempotency_key is not None:
-            first = await _first_result(conn, attempt)
+            first = await first_result(conn, attempt, FIND_ATTEMPT)
             if first is not None:
                 return first
         violation = await _judge(conn, attempt, last_digit)
@@ -117,23 +108,12 @@ async def record_attempt(conn: Connection, attempt: Attempt, last_digit: int | N
             attempt.request_hash,
         )
         if row is None:
-            first = await _first_result(conn, attempt)
+            first = await first_result(conn, attempt, FIND_ATTEMPT)
             assert first is not None
             return first
         if violation is None:
             await conn.execute(USE_PERMIT, attempt.check_id, attempt.occurred_at)
         return as_struct(row, AttemptResult)
-
-
-async def _first_result(conn: Connection, attempt: Attempt) -> AttemptResult | None:
-    row = await conn.fetchrow(FIND_ATTEMPT, attempt.agency_id, attempt.idempotency_key)
-    if row is None:
-        return None
-    if not same(bytes(row["request_hash"] or b""), attempt.request_hash):
-        raise Conflict(
-            "this Idempotency-Key was already used with a different request body", code="idempotency_key_reused"
-        )
-    return AttemptResult(attempt_id=row["attempt_id"], compliant=row["compliant"], violation=row["violation"])
 
 
 async def _judge(conn: Connection, attempt: Attempt, last_digit: int | None) -> Violation | None:
