@@ -120,7 +120,7 @@ def hot_path(request: Request[Any, Any, Any]) -> tuple[str, Settings]:
     """The key the guard accepted and the settings, read directly on the check routes.
 
     As dependencies beside `conn`, Litestar would resolve the three in a task group, on every
-    check: about 5 % of a check's time in a py-spy profile (bench/README.md). With `conn` the
+    check: 3-5 % of a check's py-spy samples (bench/README.md). With `conn` the
     only dependency, it is awaited directly.
     """
     return provide_api_key(request), request.app.state.settings
