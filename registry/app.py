@@ -34,7 +34,14 @@ from registry.checks.routes import ROUTES as checks
 from registry.contacts.routes import ROUTES as contacts
 from registry.database import Connection, Pool
 from registry.disputes.routes import ROUTES as disputes
-from registry.errors import Unavailable, database_answered, database_lost, problem_details_plugin, unexpected
+from registry.errors import (
+    Unavailable,
+    database_answered,
+    database_is_down,
+    database_lost,
+    problem_details_plugin,
+    unexpected,
+)
 from registry.pages.failures import PageErrors
 from registry.pages.routes import ROUTES as language_switch
 from registry.settings import Settings
@@ -77,15 +84,17 @@ def lifespan(settings: Settings) -> Any:
         # Request limits counted where every process sees them (PostgreSQL, or Redis if configured).
         app.state.limiter = ratelimit.limiter_for(pool, settings.redis_url, settings.db_acquire_timeout)
         upkeep = asyncio.create_task(maintenance.keep_partitions_ahead(pool))
+        outage_watch = asyncio.create_task(watch_for_recovery(pool))
         # The SMS worker (registry/jobs.py) in this process too, unless `registry worker` runs apart.
         worker = jobs.running(settings, url, pool) if settings.sms_worker else contextlib.nullcontext()
         try:
             async with worker:
                 yield
         finally:
-            upkeep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await upkeep
+            for task in (upkeep, outage_watch):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await pool.close()
             if settings.database_url is None:
                 await anyio.to_thread.run_sync(database.release_embedded)
@@ -160,9 +169,6 @@ async def give_back(pool: Pool, turns: asyncio.Semaphore, conn: Any) -> None:
         return
     finally:
         turns.release()
-    # Only a connection that comes back healthy shows the database answered: handing one out
-    # proves nothing (an idle pooled connection is handed out even while the server is frozen).
-    database_answered()
 
 
 def release_connection(app: ASGIApp) -> ASGIApp:
@@ -189,14 +195,34 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+async def database_answers(pool: Pool) -> None:
+    """`SELECT 1` on a pooled connection within 2 s, or the error that stopped it."""
+    async with asyncio.timeout(2):
+        async with pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+    database_answered()
+
+
+async def watch_for_recovery(pool: Pool) -> None:
+    """While an outage is on, ask the database every second and log its end once it answers.
+
+    The end is never read off a request: a request's connection coming back proves nothing (an
+    idle pooled connection is handed out, and one asyncpg closed after a timeout is given back
+    without a word, while the server is frozen), and logging "reachable again" from it split one
+    outage into several lines.
+    """
+    while True:
+        await asyncio.sleep(1)
+        if database_is_down():
+            with contextlib.suppress(OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await database_answers(pool)
+
+
 @get("/readyz", tags=["ops"])
 async def readyz(state: State) -> dict[str, str]:
     """Ready when the database answers; 503 with Retry-After while it does not."""
     try:
-        async with asyncio.timeout(2):
-            async with state.pool.acquire() as conn:
-                await conn.fetchval("SELECT 1")
-        database_answered()
+        await database_answers(state.pool)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         database_lost(type(exc).__name__)
         raise Unavailable() from exc

@@ -280,8 +280,12 @@ def database_lost(reason: str) -> None:
         log.warning("database unreachable (%s); answering 503 until it returns", reason)
 
 
+def database_is_down() -> bool:
+    return _database_down
+
+
 def database_answered() -> None:
-    """Called when the database has answered (a request's connection came back healthy, /readyz):
+    """Called when a query has just been answered (/readyz, or the outage watch in registry/app.py):
     logs the end of an outage, once."""
     global _database_down
     if _database_down:
