@@ -160,9 +160,54 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU time (user + system) used by PostgreSQL, the service and this script (the load) between two reads.
+
+    On a machine this small all three share the cores, so a ratio of rates is also a ratio of what
+    each side costs: these figures say where a check's CPU goes (from /proc; Linux only).
+    """
+
+    def __init__(self) -> None:
+        self.postmaster_pid: int | None = None  # the bench's PostgreSQL, when it runs on this machine
+        self.service_pid: int | None = None
+
+    def read(self) -> dict[str, float]:
+        parents, comms, used = {}, {}, {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                raw = (entry / "stat").read_text()
+            except OSError:
+                continue
+            comm, fields = raw[raw.index("(") + 1 : raw.rindex(")")], raw[raw.rindex(")") + 2 :].split()
+            pid = int(entry.name)
+            parents[pid], comms[pid] = int(fields[1]), comm
+            used[pid] = (int(fields[11]) + int(fields[12])) / TICK
+        totals = {"postgres": 0.0, "service": 0.0, "load": used.get(os.getpid(), 0.0)}
+        for pid, seconds in used.items():
+            if self._descends(pid, self.postmaster_pid, parents):
+                totals["postgres"] += seconds
+            elif self._descends(pid, self.service_pid, parents):
+                totals["service"] += seconds
+        return totals
+
+    @staticmethod
+    def _descends(pid: int, ancestor: int | None, parents: dict[int, int]) -> bool:
+        while ancestor is not None and pid > 1:
+            if pid == ancestor:
+                return True
+            pid = parents.get(pid, 0)
+        return False
+
+
 class Result:
     def __init__(self, label: str, count: int, seconds: float, latencies: list[float]) -> None:
         self.label, self.count, self.seconds, self.latencies = label, count, seconds, latencies
+        self.cpu: dict[str, float] = {}
 
     @property
     def rate(self) -> float:
@@ -172,11 +217,16 @@ class Result:
         p50 = percentile(self.latencies, 0.5) * 1000
         p99 = percentile(self.latencies, 0.99) * 1000
         ratio = f"  ratio {self.rate / baseline.rate:.2f}" if baseline else ""
-        return f"{self.label:<34} {self.rate:>9,.0f}/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms{ratio}"
+        cpu = "".join(f"  {name} {seconds / self.count * 1000:.2f}" for name, seconds in self.cpu.items() if seconds)
+        cpu = f"   CPU ms per check:{cpu}" if cpu else ""
+        return f"{self.label:<34} {self.rate:>9,.0f}/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms{ratio:<12}{cpu}"
+
+
+METER = CpuMeter()
 
 
 async def run_for(label: str, workers: list[Callable[[], Awaitable[None]]], seconds: float) -> Result:
-    """Run each worker's step in a loop until the time is up; count steps and their latencies."""
+    """Run each worker's step in a loop until the time is up; count steps, their latencies and the CPU used."""
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
@@ -186,9 +236,12 @@ async def run_for(label: str, workers: list[Callable[[], Awaitable[None]]], seco
             await step()
             latencies.append(time.perf_counter() - started)
 
+    before = METER.read()
     started = time.perf_counter()
     await asyncio.gather(*(loop(step) for step in workers))
-    return Result(label, len(latencies), time.perf_counter() - started, latencies)
+    result = Result(label, len(latencies), time.perf_counter() - started, latencies)
+    result.cpu = {name: used - before[name] for name, used in METER.read().items()}
+    return result
 
 
 async def bare_single(url: str, key: str, contacts: int, concurrency: int, seconds: float) -> Result:
@@ -374,9 +427,14 @@ async def main() -> None:
     url, key = await prepare(server_url, args.contacts, args.reuse)
     conn = await asyncpg.connect(url)
     pg_version = (await conn.fetchval("SELECT version()")).split(" on ")[0]
+    # A backend's parent is its postmaster (when the server runs here; otherwise no such process).
+    backend = Path(f"/proc/{await conn.fetchval('SELECT pg_backend_pid()')}/stat")
+    if backend.exists() and "(postgres)" in backend.read_text():
+        METER.postmaster_pid = int(backend.read_text().rsplit(")", 1)[1].split()[1])
     await conn.close()
     port = free_port()
     service = start_service(url, port, args.workers, args.pool_size, args.server)
+    METER.service_pid = service.pid
     try:
         print(f"machine: {machine(pg_version)}")
         print(
