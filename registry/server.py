@@ -76,6 +76,44 @@ TIMEOUT_RESPONSE = (
 )
 
 
+class HeadersWithBody:
+    """A transport that sends a response's headers together with the body that follows them.
+
+    uvicorn writes a response's status line and headers with one send() and its body with another,
+    so every answer was two packets: two system calls here and two wake-ups of the client. Here the
+    headers wait for the next write (the body, which follows at once for every JSON answer) and
+    leave with it; if none comes in this turn of the loop (a streamed answer), they leave alone.
+    Everything else is the real transport's.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._headers: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._headers is not None:
+            data, self._headers = self._headers + data, None
+        elif data.startswith(b"HTTP/1.1 "):
+            self._headers = data
+            self._loop.call_soon(self._flush)
+            return
+        self._transport.write(data)
+
+    def _flush(self) -> None:
+        if self._headers is not None:
+            headers, self._headers = self._headers, None
+            if not self._transport.is_closing():
+                self._transport.write(headers)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class DeadlineProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a deadline for reading each request.
 
@@ -110,7 +148,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(HeadersWithBody(transport, self.loop))  # type: ignore[arg-type]
         self._arm(self.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
