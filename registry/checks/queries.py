@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -65,11 +65,40 @@ CHECK_CONTACTS_ONCE = """
 """
 
 
+# A batch sent with an Idempotency-Key ($15, $16): the whole batch in one statement, so one transaction that
+# takes its contacts' locks in one sorted pass, and the first batch's answer again within 24 h
+# (sql/0075_idempotent_batches.sql). One round trip; a batch without the header never comes here.
+CHECK_BATCH_ONCE = """
+    SELECT b.*, (SELECT agency_id FROM api_keys WHERE key_hash = $1) AS agency_id
+    FROM check_batch_once($15, $16, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) AS b
+"""
+
+
 class Once(NamedTuple):
-    """A check sent with an Idempotency-Key, and the SHA-256 of its body (a retry has the same)."""
+    """A check (or a batch) sent with an Idempotency-Key, and the SHA-256 of its body (a retry has the same)."""
 
     idempotency_key: str
     request_hash: bytes
+
+
+class Batch(msgspec.Struct, frozen=True, kw_only=True):
+    """A batch answered once per Idempotency-Key: its id and time (both signed by its receipt) and its answers
+    in input order; on a retry, the first batch's, unchanged."""
+
+    batch_id: UUID
+    checked_at: datetime
+    answers: list[Answer]
+    agency_id: UUID
+
+
+def as_batch(row: asyncpg.Record) -> Batch:
+    """The row of check_batch_once() or sandbox_batch_once(); its answers arrive as composite records."""
+    return Batch(
+        batch_id=row["batch_id"],
+        checked_at=row["checked_at"],
+        answers=[as_struct(answer, Answer) for answer in row["answers"]],
+        agency_id=row["agency_id"],
+    )
 
 
 def key_reused() -> Conflict:
@@ -102,30 +131,49 @@ async def check_contacts(
     401 for an unknown or revoked key, 403 for a suspended agency, checked by the same statement.
     With `once` (one item), the first answer to that Idempotency-Key in 24 h, or 409 if its body differed.
     """
+    query = CHECK_CONTACTS if once is None else CHECK_CONTACTS_ONCE
     try:
-        rows = await conn.fetch(
-            CHECK_CONTACTS if once is None else CHECK_CONTACTS_ONCE,
-            key_hash,
-            [item.phone_key for item in items],
-            [item.borrower_key for item in items],
-            [item.sealed for item in items],
-            limits.no_record_permits,
-            limits.no_record_window_days,
-            limits.consent_permits,
-            limits.consent_window_days,
-            limits.contact_daily_permits,
-            limits.permit_hours,
-            notice.hours,
-            notice.min_days,
-            notice.daily_per_agency,
-            at,
-            *(once or ()),
-        )
+        rows = await conn.fetch(query, *_arguments(key_hash, items, limits, notice, at), *(once or ()))
     except (asyncpg.UniqueViolationError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
         raise refusal(exc) from None
     answers = [as_struct(row, Answer) for row in rows]
     answers.sort(key=lambda a: a.ordinal)
     return answers
+
+
+async def check_batch_once(
+    conn: Connection, key_hash: bytes, items: Sequence[Item], limits: Limits, notice: NoticeFigures, once: Once
+) -> Batch:
+    """Answer a batch sent with an Idempotency-Key: decided once, then the same answer for 24 h (409 for
+    another body with that key). 401/403 first, as for any check, even when no item was valid."""
+    try:
+        row = await conn.fetchrow(CHECK_BATCH_ONCE, *_arguments(key_hash, items, limits, notice, None), *once)
+    except (asyncpg.UniqueViolationError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
+        raise refusal(exc) from None
+    assert row is not None, "check_batch_once() answers one row"
+    return as_batch(row)
+
+
+def _arguments(
+    key_hash: bytes, items: Sequence[Item], limits: Limits, notice: NoticeFigures, at: datetime | None
+) -> tuple[Any, ...]:
+    """check_contacts()'s arguments, $1 to $14."""
+    return (
+        key_hash,
+        [item.phone_key for item in items],
+        [item.borrower_key for item in items],
+        [item.sealed for item in items],
+        limits.no_record_permits,
+        limits.no_record_window_days,
+        limits.consent_permits,
+        limits.consent_window_days,
+        limits.contact_daily_permits,
+        limits.permit_hours,
+        notice.hours,
+        notice.min_days,
+        notice.daily_per_agency,
+        at,
+    )
 
 
 # The check and, for an allow answer, its permit, locked so two reports cannot both use it.

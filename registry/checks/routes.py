@@ -59,6 +59,9 @@ def chunks(total: int) -> list[tuple[int, int]]:
 # Agencies' clocks drift; a report a little ahead of ours is not "in the future".
 CLOCK_SLACK = timedelta(minutes=5)
 
+# The optional header of a check, a batch and a report: the same key again within 24 h gets the first answer.
+IdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=200)]
+
 
 def _result(phone: str, answer: queries.Answer, settings: Settings, *, sandbox: bool = False) -> CheckResult:
     """The answer and its receipt, signed over the same values the answer shows."""
@@ -129,6 +132,18 @@ async def _ask(
     return await queries.check_contacts(conn, token_hash(api_key), items, settings.limits, settings.notice, once=once)
 
 
+async def _ask_once(
+    conn: Connection, api_key: str, parsed: list[Parsed], settings: Settings, once: queries.Once
+) -> queries.Batch:
+    """As _ask, for a whole batch sent with an Idempotency-Key: the first batch's answer if this is a retry."""
+    key_hash = token_hash(api_key)
+    if api_key.startswith(SANDBOX_PREFIX):
+        digits = [int(p[0][-1]) for p in parsed]
+        return await sandbox.check_batch_once(conn, key_hash, digits, settings.limits, settings.notice, once)
+    items = _items(parsed, settings) if parsed else []
+    return await queries.check_batch_once(conn, key_hash, items, settings.limits, settings.notice, once)
+
+
 def hot_path(request: Request[Any, Any, Any]) -> tuple[str, Settings]:
     """The key the guard accepted and the settings, read directly on the check routes.
 
@@ -152,9 +167,7 @@ class AgencyApi(Controller):
         request: Request[Any, Any, Any],
         data: JSONBody[CheckRequest],
         conn: NamedDependency[Connection],
-        idempotency_key: Annotated[
-            str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=200)
-        ] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> CheckResult:
         """Ask before dialing: allow (a permit for one attempt) or deny, with the reason.
 
@@ -176,12 +189,27 @@ class AgencyApi(Controller):
         [answer] = await _ask(conn, api_key, [parsed], settings, once)
         return _result(parsed[0], answer, settings, sandbox=in_sandbox)
 
-    @post("/checks/batch", status_code=200, request_max_body_size=BATCH_MAX_BODY)
+    # 409: an Idempotency-Key reused with another body.
+    @post(
+        "/checks/batch",
+        status_code=200,
+        request_max_body_size=BATCH_MAX_BODY,
+        responses=problem_responses(Conflict),
+    )
     async def check_batch(
-        self, request: Request[Any, Any, Any], data: JSONBody[BatchRequest], conn: NamedDependency[Connection]
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[BatchRequest],
+        conn: NamedDependency[Connection],
+        idempotency_key: IdempotencyKey = None,
     ) -> BatchResponse:
-        """1 to 10,000 checks in one call; results in input order, a bad item is an error in its place."""
+        """1 to 10,000 checks in one call; results in input order, a bad item is an error in its place.
+
+        Send an Idempotency-Key: a retry within 24 h gets the first answer (same check ids and receipt).
+        """
         api_key, settings = hot_path(request)
+        if idempotency_key is not None:
+            return await _check_batch_once(conn, api_key, data, settings, idempotency_key)
         results: list[BatchCheckResult | BatchItemError | None] = [None] * len(data.items)
         pending: asyncio.Task[list[queries.Answer]] | None = None
         pending_items: list[tuple[int, str]] = []
@@ -207,7 +235,8 @@ class AgencyApi(Controller):
             agency_id = (await authenticate(conn, api_key)).agency_id
         assert agency_id is not None
         in_sandbox = api_key.startswith(SANDBOX_PREFIX)
-        return _signed_batch([r for r in results if r is not None], agency_id, settings, sandbox=in_sandbox)
+        answered = [r for r in results if r is not None]
+        return _signed_batch(answered, agency_id, uuid4(), datetime.now(UTC), settings, sandbox=in_sandbox)
 
     # 404: another agency's (or no) check id; 409: an Idempotency-Key reused with another body.
     @post("/attempts", status_code=201, responses=problem_responses(NotFound, Conflict))
@@ -217,9 +246,7 @@ class AgencyApi(Controller):
         caller: NamedDependency[Caller],
         conn: NamedDependency[Connection],
         settings: NamedDependency[Settings],
-        idempotency_key: Annotated[
-            str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=200)
-        ] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> AttemptResult:
         """Report a call, SMS or visit; it is recorded either way and flagged when no valid permit covered it."""
         if data.occurred_at.tzinfo is None:
@@ -265,6 +292,28 @@ class AgencyApi(Controller):
         return ChangesPage(items=items, next=queries.encode_cursor(last))
 
 
+async def _check_batch_once(
+    conn: Connection, api_key: str, data: BatchRequest, settings: Settings, idempotency_key: str
+) -> BatchResponse:
+    """A batch sent with an Idempotency-Key: every number in one statement, decided once; a retry within 24 h
+    gets the first batch's check ids, id and time, so the same receipt (Ed25519 signs deterministically).
+
+    Not in chunks: the chunks would share one transaction (a retry must find all or nothing), holding the
+    first chunk's contact locks while taking the next's, and two such batches could deadlock. So parsing
+    does not overlap the database here; the batch without the header keeps that.
+    """
+    results: list[BatchCheckResult | BatchItemError | None] = [None] * len(data.items)
+    valid, parsed = _parse_chunk(data.items, 0, len(data.items), results, settings)
+    # The decoded body, re-encoded with sorted keys: the same batch with other whitespace or key order is the same.
+    once = queries.Once(idempotency_key, hashlib.sha256(msgspec.json.encode(data, order="sorted")).digest())
+    batch = await _ask_once(conn, api_key, parsed, settings, once)
+    # The same body parses to the same valid items, so a replay's answers fit them one for one.
+    _fill(results, valid, batch.answers)
+    answered = [r for r in results if r is not None]
+    in_sandbox = api_key.startswith(SANDBOX_PREFIX)
+    return _signed_batch(answered, batch.agency_id, batch.batch_id, batch.checked_at, settings, sandbox=in_sandbox)
+
+
 def _parse_chunk(
     items: list[Any], start: int, end: int, results: list[BatchCheckResult | BatchItemError | None], settings: Settings
 ) -> tuple[list[tuple[int, str]], list[Parsed]]:
@@ -298,14 +347,20 @@ def _fill(
 
 
 def _signed_batch(
-    results: list[BatchCheckResult | BatchItemError], agency_id: UUID, settings: Settings, *, sandbox: bool = False
+    results: list[BatchCheckResult | BatchItemError],
+    agency_id: UUID,
+    batch_id: UUID,
+    checked_at: datetime,
+    settings: Settings,
+    *,
+    sandbox: bool = False,
 ) -> BatchResponse:
     """One receipt for the whole batch: a digest of its answers, signed once (not one signature per number)."""
     answered = [r for r in results if isinstance(r, BatchCheckResult)]
     claims = receipts.batch_claims(
-        batch_id=uuid4(),
+        batch_id=batch_id,
         agency_id=agency_id,
-        checked_at=datetime.now(UTC),
+        checked_at=checked_at,
         count=len(answered),
         digest=receipts.results_sha256((r.check_id, r.phone, r.decision, r.reason) for r in answered),
         sandbox=sandbox,

@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from registry.checks.queries import Answer, Attempt, Once, first_result, refusal
+from registry.checks.queries import Answer, Attempt, Batch, Once, as_batch, first_result, refusal
 from registry.checks.schemas import AttemptResult
 from registry.database import Connection
 from registry.domain import Violation
@@ -57,6 +57,37 @@ async def check(
     answers = [as_struct(row, Answer) for row in rows]
     answers.sort(key=lambda a: a.ordinal)
     return answers
+
+
+# A sandbox batch sent with an Idempotency-Key: the first batch's answer again within 24 h, as for a
+# real key (sql/0075_idempotent_batches.sql).
+SANDBOX_BATCH_ONCE = """
+    SELECT b.*, (SELECT agency_id FROM api_keys WHERE key_hash = $3) AS agency_id
+    FROM sandbox_batch_once($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS b
+"""
+
+
+async def check_batch_once(
+    conn: Connection, key_hash: bytes, last_digits: list[int], limits: Limits, notice: NoticeFigures, once: Once
+) -> Batch:
+    """The sandbox's batch, answered once per Idempotency-Key; 401/403 and 409 as for a real batch."""
+    try:
+        row = await conn.fetchrow(
+            SANDBOX_BATCH_ONCE,
+            *once,
+            key_hash,
+            last_digits,
+            limits.no_record_permits,
+            limits.no_record_window_days,
+            limits.consent_permits,
+            limits.consent_window_days,
+            limits.permit_hours,
+            notice.hours,
+        )
+    except (asyncpg.UniqueViolationError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
+        raise refusal(exc) from None
+    assert row is not None, "sandbox_batch_once() answers one row"
+    return as_batch(row)
 
 
 class SandboxCheck(msgspec.Struct, frozen=True, kw_only=True):
