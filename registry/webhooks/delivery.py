@@ -26,7 +26,7 @@ from standardwebhooks import Webhook
 from registry.database import Connection, Pool
 from registry.rows import fetch_maybe
 from registry.settings import Settings
-from registry.webhooks import addresses, sealing
+from registry.webhooks import addresses, pinning, sealing
 
 log = logging.getLogger("registry.webhooks")
 
@@ -85,9 +85,8 @@ class WebhookDeliveries:
     def __init__(self, settings: Settings, pool: Pool) -> None:
         self.settings = settings
         self.pool = pool
-        # trust_env=False: no proxy or .netrc from the environment; redirects are not followed (an
-        # agency's URL must answer itself, and a redirect could lead to an address we refuse).
-        self.client = httpx.AsyncClient(timeout=TIMEOUT, trust_env=False, follow_redirects=False)
+        # It connects only to addresses it has just checked, and follows no redirect (pinning.py).
+        self.client = pinning.pinned_client(production=settings.production, timeout=TIMEOUT)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -120,8 +119,9 @@ class WebhookDeliveries:
     async def _post(self, target: Target, url: str, sealed_secret: bytes) -> str | None:
         """None when the receiver took it (2xx); otherwise what went wrong, in a few words."""
         try:
-            # Again at every try: the name may point somewhere else since it was registered.
-            await addresses.check(url, production=self.settings.production)
+            # The URL's form here; where its name leads is checked again by every new connection
+            # (pinning.py), as the name may point somewhere else since it was registered.
+            addresses.parts(url, production=self.settings.production)
             secret = sealing.sealer_for(self.settings.session_key).open(target.agency_id, sealed_secret)
         except (addresses.RefusedUrl, sealing.UnreadableSecret) as exc:
             return f"not sent: {exc}"[:ERROR_LENGTH]
@@ -141,5 +141,7 @@ class WebhookDeliveries:
                 if 200 <= response.status_code < 300:
                     return None
                 return f"HTTP {response.status_code}"
+        except addresses.RefusedUrl as exc:
+            return f"not sent: {exc}"[:ERROR_LENGTH]
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,8 @@ from registry.webhooks import sealing
 from tests.conftest import TEST_SESSION_KEY, settings_for
 from tests.factories import bearer, contact_session, file_dispute, make_agency_with_key
 from tests.problems import fields, problem
+from tests.webhooks.deliveries import wait_for_a_try
+from tests.webhooks.dns import NAME, HostileDns
 from tests.webhooks.receiver import receiver
 
 
@@ -88,15 +91,28 @@ async def test_production_checks_again_before_delivering(
     assert error.startswith("not sent:") and "127.0.0.1" in error
 
 
-async def wait_for_a_try(api: httpx.AsyncClient, key: str, timeout: float = 30.0) -> dict[str, object]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        answer = await api.get("/v1/webhook/deliveries", headers=bearer(key))
-        items = answer.json()["items"]
-        if items and items[0]["attempts"] >= 1:
-            item: dict[str, object] = items[0]
-            return item
-        if loop.time() > deadline:
-            raise AssertionError(f"no delivery tried after {timeout} s: {items}")
-        await asyncio.sleep(0.05)
+async def test_production_refuses_a_name_turned_to_loopback_after_registration(
+    api: httpx.AsyncClient, conn: Connection, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the name answers a public address when registered, then 127.0.0.1. The worker
+    looks it up once, refuses what it got, and no connection reaches loopback at all."""
+    dns = HostileDns(["93.184.215.14", "127.0.0.1"])
+    monkeypatch.setattr(socket, "getaddrinfo", dns.getaddrinfo)
+    knocks = 0
+
+    async def knocked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal knocks
+        knocks += 1
+        writer.close()
+
+    agency, key = await make_agency_with_key(conn)
+    async with await asyncio.start_server(knocked, "127.0.0.1", 0) as loopback:
+        url = f"https://{NAME}:{loopback.sockets[0].getsockname()[1]}/hooks"
+        taken = await api.put("/v1/webhook", json={"url": url, "events": ["dispute.filed"]}, headers=bearer(key.key))
+        assert taken.status_code == 200, taken.text
+        token = await contact_session(conn, "+8613800138000")
+        await file_dispute(conn, settings, token, agency.id)
+        tried = await wait_for_a_try(api, key.key)
+    assert tried["last_error"] == "not sent: resolves to 127.0.0.1, a private, loopback or link-local address"
+    assert knocks == 0
+    assert dns.answered[:2] == ["93.184.215.14", "127.0.0.1"]  # (a retry may have asked again since)
