@@ -6,7 +6,7 @@ the same on every retry, for de-duplication), `webhook-timestamp` and `webhook-s
 
 A 2xx answer is delivered (the error of an earlier try stays on the row, as history). Anything
 else (another status, a timeout, a refused connection, an address production will not call) is
-retried with growing waits until the event is 24 hours old,
+retried with growing waits, each drawn at random (`retry_wait`), until the event is 24 hours old,
 and the delivery row keeps the attempts, the last error and the next try for the agency to see.
 Only this worker ever waits for a receiver, and at most `TIMEOUT`: a check never does.
 """
@@ -14,6 +14,7 @@ Only this worker ever waits for a receiver, and at most `TIMEOUT`: a check never
 from __future__ import annotations
 
 import logging
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
@@ -31,7 +32,8 @@ from registry.webhooks import addresses, pinning, sealing
 log = logging.getLogger("registry.webhooks")
 
 ENTRYPOINT = "webhook"
-# Retries wait 1 s, 2 s, 4 s, ... up to an hour between tries, for a day (the Standard Webhooks advice).
+# Retries wait about 1 s, 2 s, 4 s, ... up to about an hour between tries, for a day (the Standard
+# Webhooks advice); see retry_wait for the "about".
 FIRST_RETRY = timedelta(seconds=1)
 LONGEST_RETRY = timedelta(hours=1)
 LIFETIME = timedelta(hours=24)
@@ -108,7 +110,7 @@ class WebhookDeliveries:
             if error is None:
                 await conn.execute(DELIVERED, delivery_id)
                 return
-            delay = min(FIRST_RETRY * 2 ** min(target.attempts, 20), LONGEST_RETRY)
+            delay = retry_wait(target.attempts)
             if datetime.now(UTC) + delay > target.created_at + LIFETIME:
                 await conn.execute(FAILED_TRY, delivery_id, "failed", error, None)
                 log.warning("webhook delivery %s given up after %d tries: %s", delivery_id, target.attempts + 1, error)
@@ -145,3 +147,16 @@ class WebhookDeliveries:
             return f"not sent: {exc}"[:ERROR_LENGTH]
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]
+
+
+def retry_wait(attempts: int) -> timedelta:
+    """How long to wait after a failed try, `attempts` being the tries that failed before it.
+
+    The step doubles from FIRST_RETRY up to LONGEST_RETRY; the wait is half the step plus a random
+    part of the other half ("equal jitter"). Half for sure keeps the waits growing; the random half
+    keeps the deliveries that failed together (one receiver down, hundreds of events) from all
+    coming back together, try after try. The give-up test uses the event's age, so the window stays
+    24 hours whatever the draws.
+    """
+    step: timedelta = min(FIRST_RETRY * 2 ** min(attempts, 20), LONGEST_RETRY)
+    return step / 2 + step / 2 * random.random()
