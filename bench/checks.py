@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import socket
 import statistics
@@ -35,6 +34,8 @@ import phonenumbers
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from machine import describe  # noqa: E402  (bench/machine.py, beside this script)
 
 from registry import database, phones  # noqa: E402
 from registry.agencies import queries as agencies  # noqa: E402
@@ -61,19 +62,6 @@ def number(i: int) -> str:
 
 def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
-def machine(pg_version: str) -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    system = f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
-    return f"{os.cpu_count()} CPUs ({cpu}), {system}, {pg_version}"
 
 
 async def prepare(server_url: str, contacts: int, reuse: bool) -> tuple[str, str]:
@@ -454,7 +442,7 @@ async def main() -> None:
     service = start_service(url, port, args.workers, args.pool_size, args.server)
     METER.service_pid = service.pid
     try:
-        print(f"machine: {machine(pg_version)}")
+        print(f"machine: {describe()}, {pg_version}")
         print(
             f"service: {args.server}, {args.workers} worker(s), pool {args.pool_size} per worker; "
             f"{'embedded' if not args.database_url else 'given'} PostgreSQL; {args.contacts:,} contacts"

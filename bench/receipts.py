@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -35,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat  # noqa: E402
 from joserfc import jws  # noqa: E402
 from joserfc.jwk import OKPKey  # noqa: E402
+from machine import describe  # noqa: E402  (bench/machine.py, beside this script)
 
 from registry import receipts  # noqa: E402
 from registry.checks.schemas import BatchCheckResult, BatchResponse, CheckAnswer, CheckResult  # noqa: E402
@@ -43,19 +42,6 @@ from registry.signing import Signer  # noqa: E402
 
 SEED = bytes.fromhex("7c" * 32)
 AGENCY = uuid.uuid4()
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    system = f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
-    return f"{os.cpu_count()} CPUs ({cpu}), {system}"
 
 
 def fields(i: int) -> dict[str, Any]:
@@ -123,7 +109,7 @@ def main() -> None:
         for f in sample:
             signer.sign({"check_id": f["check_id"], "phone": f["phone"], "checked_at": f["checked_at"]})
 
-    print(f"machine: {machine()}")
+    print(f"machine: {describe()}")
     print(f"single answers ({args.singles:,}, median of {args.runs} runs), microseconds per answer:")
     unsigned = best_of(args.runs, unsigned_singles) / args.singles * 1e6
     signed = best_of(args.runs, signed_singles) / args.singles * 1e6

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-import asyncpg
 from litestar import Litestar, Request, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -35,6 +34,7 @@ from registry.contacts.routes import ROUTES as contacts
 from registry.database import Connection, Pool
 from registry.disputes.routes import ROUTES as disputes
 from registry.errors import (
+    DATABASE_FAILURES,
     Unavailable,
     database_answered,
     database_is_down,
@@ -164,7 +164,7 @@ async def give_back(pool: Pool, turns: asyncio.Semaphore, conn: Any) -> None:
     """
     try:
         await pool.release(conn)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except DATABASE_FAILURES as exc:
         log.warning("a database connection could not be returned to the pool and was closed (%s)", type(exc).__name__)
         return
     finally:
@@ -214,7 +214,7 @@ async def watch_for_recovery(pool: Pool) -> None:
     while True:
         await asyncio.sleep(1)
         if database_is_down():
-            with contextlib.suppress(OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            with contextlib.suppress(*DATABASE_FAILURES):
                 await database_answers(pool)
 
 
@@ -223,7 +223,7 @@ async def readyz(state: State) -> dict[str, str]:
     """Ready when the database answers; 503 with Retry-After while it does not."""
     try:
         await database_answers(state.pool)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except DATABASE_FAILURES as exc:
         database_lost(type(exc).__name__)
         raise Unavailable() from exc
     return {"status": "ready"}

@@ -269,6 +269,10 @@ def json_path(message: str) -> str:
     return message.rsplit(" - at `$", 1)[1].rstrip("`").lstrip(".")
 
 
+# What a query ends with when the database did not answer it: the socket, a deadline, the server or
+# the driver. Background loops catch these and carry on; a request answers 503 (DATABASE_DOWN below).
+DATABASE_FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
 _database_down = False
 
 

@@ -37,7 +37,7 @@ from pgqueuer.types import QueueExecutionMode
 
 from registry import notices, phones
 from registry.database import Connection, Pool
-from registry.errors import Unavailable, database_lost
+from registry.errors import DATABASE_FAILURES, Unavailable, database_lost
 from registry.settings import Settings
 from registry.sms import SealedPayloadError, SmsRejected, SmsSender, sealer_for, sender_for
 from registry.tokens import token_hash
@@ -196,7 +196,7 @@ async def run(settings: Settings, url: str, pool: Pool, stop: asyncio.Event) -> 
                     manager.shutdown.set()
                 stopping.cancel()
                 await runner
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except DATABASE_FAILURES as exc:
                 database_lost(f"SMS worker: {type(exc).__name__}")
                 await _wait(stop, RECONNECT)
             finally:
@@ -277,5 +277,5 @@ async def _prune_every(pool: Pool, settings: Settings, interval: float) -> None:
         await asyncio.sleep(interval * random.uniform(0.5, 1.0))
         try:
             await prune(pool, settings)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except DATABASE_FAILURES as exc:
             database_lost(f"SMS records upkeep: {type(exc).__name__}")

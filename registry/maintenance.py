@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
-
 from registry.database import Pool
-from registry.errors import database_lost
+from registry.errors import DATABASE_FAILURES, database_lost
 
 PRUNE_LIMITS = "DELETE FROM rate_limits WHERE expires_at < now() - interval '1 hour'"
 # Partitions are made two months ahead; checking hourly keeps that true through any month's end.
@@ -30,6 +28,6 @@ async def keep_partitions_ahead(
                 await conn.execute("SELECT ensure_check_partitions($1)", months_ahead)
                 # Finished request-limit windows (registry/ratelimit.py) are only clutter.
                 await conn.execute(PRUNE_LIMITS)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except DATABASE_FAILURES as exc:
             database_lost(type(exc).__name__)
         await asyncio.sleep(interval)
