@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID, uuid4
@@ -144,6 +145,19 @@ async def _ask_once(
     return await queries.check_batch_once(conn, key_hash, items, settings.limits, settings.notice, once)
 
 
+def request_hash(data: msgspec.Struct, settings: Settings) -> bytes:
+    """What an Idempotency-Key stands for: the decoded body re-encoded with sorted keys (so whitespace and key
+    order do not matter) and the region its national numbers are read in. Under another
+    REGISTRY_DEFAULT_REGION the same digits are other numbers, or none: a retry after that change is
+    another request (409), never the first answer fitted to other items.
+
+    Keyed with the pepper, like a phone key: a body holding one phone number has too little entropy for
+    a plain SHA-256 of it to be stored (a table dump could be searched for the number).
+    """
+    body = msgspec.json.encode(data, order="sorted")
+    return hmac.new(settings.pepper, settings.default_region.encode() + b"\0" + body, hashlib.sha256).digest()
+
+
 def hot_path(request: Request[Any, Any, Any]) -> tuple[str, Settings]:
     """The key the guard accepted and the settings, read directly on the check routes.
 
@@ -184,8 +198,7 @@ class AgencyApi(Controller):
             raise
         once = None
         if idempotency_key is not None:
-            # The decoded body, re-encoded: the same request with other whitespace or key order is the same.
-            once = queries.Once(idempotency_key, hashlib.sha256(msgspec.json.encode(data)).digest())
+            once = queries.Once(idempotency_key, request_hash(data, settings))
         [answer] = await _ask(conn, api_key, [parsed], settings, once)
         return _result(parsed[0], answer, settings, sandbox=in_sandbox)
 
@@ -268,8 +281,7 @@ class AgencyApi(Controller):
             channel=data.channel,
             outcome=data.outcome,
             idempotency_key=idempotency_key,
-            # The decoded body, re-encoded: the same request with other whitespace or key order is the same.
-            request_hash=hashlib.sha256(msgspec.json.encode(data)).digest(),
+            request_hash=request_hash(data, settings),
         )
         if caller.sandbox:
             return await sandbox.record_attempt(conn, attempt, int(e164[-1]) if e164 else None)
@@ -304,8 +316,7 @@ async def _check_batch_once(
     """
     results: list[BatchCheckResult | BatchItemError | None] = [None] * len(data.items)
     valid, parsed = _parse_chunk(data.items, 0, len(data.items), results, settings)
-    # The decoded body, re-encoded with sorted keys: the same batch with other whitespace or key order is the same.
-    once = queries.Once(idempotency_key, hashlib.sha256(msgspec.json.encode(data, order="sorted")).digest())
+    once = queries.Once(idempotency_key, request_hash(data, settings))
     batch = await _ask_once(conn, api_key, parsed, settings, once)
     # The same body parses to the same valid items, so a replay's answers fit them one for one.
     _fill(results, valid, batch.answers)

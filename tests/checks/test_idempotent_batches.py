@@ -9,10 +9,13 @@ import json
 from typing import Any
 
 import httpx
+import msgspec
 
 from registry import receipts
 from registry.agencies import queries as agencies
 from registry.database import Connection
+from registry.settings import Settings
+from tests.conftest import LiveServer
 from tests.factories import bearer, make_agency_with_key
 from tests.problems import problem
 
@@ -167,3 +170,26 @@ async def test_the_api_document_describes_the_header_on_the_batch(api: httpx.Asy
         [header] = [p for p in operation["parameters"] if p["in"] == "header" and p["name"] == "Idempotency-Key"]
         assert header["required"] is False and header["schema"]["maxLength"] == 200, header
         assert "409" in operation["responses"]
+
+
+async def test_a_retry_under_another_default_region_is_another_request(
+    api: httpx.AsyncClient, conn: Connection, settings: Settings
+) -> None:
+    """The same digits read in another region are other numbers (or none): a retry after the operator changed
+    REGISTRY_DEFAULT_REGION is a different request, 409, not the first answer fitted to other items."""
+    _, key = await make_agency_with_key(conn)
+    first = await batch(api, key, ITEMS, "region-run")
+    assert first.status_code == 200, first.text
+    # The same database, a server that reads national numbers as Hong Kong's: "13800138000" is no valid
+    # number there, so the batch has one valid item fewer than the first answer.
+    elsewhere = LiveServer(msgspec.structs.replace(settings, default_region="HK"))
+    await elsewhere.start()
+    try:
+        async with httpx.AsyncClient(base_url=elsewhere.url) as client:
+            retried = problem(await batch(client, key, ITEMS, "region-run"), 409)
+            assert retried["code"] == "idempotency_key_reused"
+    finally:
+        await elsewhere.stop()
+    # Back in the first region, the first answer, unchanged.
+    assert (await batch(api, key, ITEMS, "region-run")).json() == first.json()
+    assert await conn.fetchval("SELECT count(*) FROM checks") == 3

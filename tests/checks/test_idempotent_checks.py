@@ -4,12 +4,15 @@ and spends nothing; another body is 409; another key, or the same after 24 hours
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any
 
 import httpx
+import msgspec
 
 from registry import receipts
 from registry.agencies import queries as agencies
+from registry.checks.schemas import CheckRequest
 from registry.database import Connection
 from tests.factories import bearer, make_agency_with_key
 from tests.problems import problem
@@ -88,3 +91,17 @@ async def test_a_bad_key_hears_401_before_any_replay(api: httpx.AsyncClient, con
     await check(api, key, {"phone": CONTACT}, "k")
     await agencies.revoke_key(conn, key.key_id, "test")
     problem(await check(api, key, {"phone": CONTACT}, "k"), 401)
+
+
+async def test_the_stored_request_hash_is_keyed(api: httpx.AsyncClient, conn: Connection) -> None:
+    """A body holding one phone number has too little entropy for its plain SHA-256 to be stored."""
+    _, key = await make_agency_with_key(conn)
+    body = {"phone": "13600136000"}
+    answer = await api.post("/v1/checks", json=body, headers=bearer(key) | {"Idempotency-Key": "hash-1"})
+    assert answer.status_code == 200, answer.text
+    stored = await conn.fetchval("SELECT request_hash FROM check_replays")
+    assert len(stored) == 32
+    # What it would be unkeyed: the decoded body re-encoded, in either key order.
+    decoded = CheckRequest(phone=body["phone"])
+    for encoded in (msgspec.json.encode(decoded), msgspec.json.encode(decoded, order="sorted")):
+        assert stored != hashlib.sha256(encoded).digest()
