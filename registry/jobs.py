@@ -36,6 +36,7 @@ from pgqueuer import AsyncpgDriver, Job, Queries, QueueManager, RetryRequested
 from pgqueuer.types import QueueExecutionMode
 
 from registry import notices, phones
+from registry.backoff import equal_jitter
 from registry.database import Connection, Pool
 from registry.errors import DATABASE_FAILURES, Unavailable, database_lost
 from registry.settings import Settings
@@ -47,7 +48,8 @@ from registry.webhooks.delivery import WebhookDeliveries
 log = logging.getLogger("registry.jobs")
 
 ENTRYPOINT = "sms"
-# Retries wait 2 s, 4 s, 8 s, ... up to 10 minutes between tries.
+# Retries wait about 2 s, 4 s, 8 s, ... up to 10 minutes between tries, each drawn in the upper half of
+# its step, so the SMS that failed together (the gateway down) do not all come back together.
 FIRST_RETRY = timedelta(seconds=2)
 LONGEST_RETRY = timedelta(minutes=10)
 # How long an SMS other than a code is worth sending.
@@ -127,7 +129,7 @@ class SmsJobs:
                 await self._give_up(job, notice_id)
                 raise NotSent(f"{kind} SMS job {job.id}: the gateway refused it") from None
             except Unavailable:
-                delay = min(FIRST_RETRY * 2**job.attempts, LONGEST_RETRY)
+                delay = equal_jitter(job.attempts, FIRST_RETRY, LONGEST_RETRY)
                 if datetime.now(UTC) + delay >= deadline:
                     await self._give_up(job, notice_id)
                     raise NotSent(f"{kind} SMS job {job.id}: the gateway did not take it in time") from None

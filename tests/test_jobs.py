@@ -111,12 +111,38 @@ async def test_a_failed_send_is_retried_with_growing_waits(
     loop = asyncio.get_running_loop()
     started = loop.time()
     await jobs.drain(settings, database_url, pool, sender=gateway)
-    # Three tries: waits of 0.2 s, then 0.4 s, between them.
+    # Three tries: waits of 0.1-0.2 s, then 0.2-0.4 s, between them (each in the upper half of its step).
     assert len(gateway.tries) == 3
-    assert loop.time() - started >= 0.6
+    assert loop.time() - started >= 0.3
     retries = await conn.fetchval("SELECT count(*) FROM pgqueuer_log WHERE status = 'queued' AND traceback IS NOT NULL")
     assert retries == 2
     assert await queued(conn) == []
+
+
+async def test_sms_that_failed_together_are_not_retried_together(
+    conn: Connection, settings: Settings, pool: Pool, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway down for a moment: the messages it refused come back spread over the step, not at once."""
+    monkeypatch.setattr(jobs, "FIRST_RETRY", timedelta(seconds=2))
+    numbers = [f"+86139002{n:05d}" for n in range(20)]
+    async with conn.transaction():
+        for number in numbers:
+            await queue_sms(conn, settings, "help", number, f"hello {number}")
+    loop = asyncio.get_running_loop()
+    tried: dict[str, list[float]] = {}
+
+    class Timed(Gateway):
+        async def send(self, conn: Connection, phone: str, text: str) -> None:
+            tried.setdefault(phone, []).append(loop.time())
+            await super().send(conn, phone, text)
+
+    await jobs.drain(settings, database_url, pool, sender=Timed(failures=len(numbers)))
+    gaps = [second - first for first, second in tried.values()]
+    assert len(gaps) == len(numbers)
+    # Each waited at least half the 2 s step. Without the random half every wait would be the whole step;
+    # with it, 20 waits all above 1.9 s would have odds of 1 in 10**20.
+    assert all(gap >= 0.95 for gap in gaps), gaps
+    assert min(gaps) < 1.9, gaps
 
 
 async def test_a_refused_or_stale_sms_is_dropped_and_the_notice_says_so(

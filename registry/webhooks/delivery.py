@@ -14,7 +14,6 @@ Only this worker ever waits for a receiver, and at most `TIMEOUT`: a check never
 from __future__ import annotations
 
 import logging
-import random
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
@@ -24,6 +23,7 @@ import msgspec
 from pgqueuer import Job, RetryRequested
 from standardwebhooks import Webhook
 
+from registry.backoff import equal_jitter
 from registry.database import Connection, Pool
 from registry.rows import fetch_maybe
 from registry.settings import Settings
@@ -150,13 +150,8 @@ class WebhookDeliveries:
 
 
 def retry_wait(attempts: int) -> timedelta:
-    """How long to wait after a failed try, `attempts` being the tries that failed before it.
-
-    The step doubles from FIRST_RETRY up to LONGEST_RETRY; the wait is half the step plus a random
-    part of the other half ("equal jitter"). Half for sure keeps the waits growing; the random half
-    keeps the deliveries that failed together (one receiver down, hundreds of events) from all
-    coming back together, try after try. The give-up test uses the event's age, so the window stays
-    24 hours whatever the draws.
+    """How long to wait after a failed try, `attempts` being the tries that failed before it: doubling
+    steps from FIRST_RETRY to LONGEST_RETRY, each wait drawn in the step's upper half (registry/backoff.py).
+    The give-up test uses the event's age, so the window stays 24 hours whatever the draws.
     """
-    step: timedelta = min(FIRST_RETRY * 2 ** min(attempts, 20), LONGEST_RETRY)
-    return step / 2 + step / 2 * random.random()
+    return equal_jitter(attempts, FIRST_RETRY, LONGEST_RETRY)
