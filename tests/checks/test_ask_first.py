@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
+import asyncpg
 import httpx
 import msgspec
 import pytest
 
+from registry.checks import queries
 from registry.database import Connection
 from registry.jurisdiction import sms_segments
 from registry.settings import NoticeFigures, Settings
+from registry.sms import sealer_for
+from registry.tokens import token_hash
 from tests.conftest import LiveServer
 from tests.factories import add_rule, auth, bearer, contact_session, key_of, make_agency_with_key, staff_token
 from tests.sms import GATEWAY_SECRET, NOTICE, link_token, outbox, queue_settled
@@ -180,3 +185,40 @@ async def test_the_schema_documents_the_new_answers(api: httpx.AsyncClient) -> N
     assert "notice_pending" in text and "notice_budget" in text and "available_at" in text
     assert "/v1/sms/inbound" in document["paths"]
     assert "/v1/admin/agencies/{agency_id}/notice-budget" in document["paths"]
+
+
+async def test_checks_at_once_cannot_both_spend_the_last_notice(
+    api: httpx.AsyncClient, conn: Connection, settings: Settings, database_url: str
+) -> None:
+    """The budget is exact: a check that may cause a notice waits for the agency's notice lock, so it counts
+    the notices of a check still running beside it; a check that cannot cause one does not wait."""
+    agency, key = await make_agency_with_key(conn)
+    await conn.execute("UPDATE agencies SET notice_daily_budget = 1 WHERE id = $1", agency.id)
+    refused = "+8613800138003"
+    await add_rule(conn, refused, "refuse")
+    sealer = sealer_for(settings.session_key)
+    running = await asyncpg.connect(database_url)
+    try:
+        # A check that has caused the agency's one notice of the day and has not committed yet.
+        transaction = running.transaction()
+        await transaction.start()
+        [first] = await queries.check_contacts(
+            running,
+            token_hash(key.key),
+            [queries.Item(key_of(PHONE), None, sealer.seal_numbers([PHONE])[0])],
+            settings.limits,
+            settings.notice,
+        )
+        assert first.reason == "notice_pending"
+        # Another new contact, checked meanwhile: it waits for that check to end...
+        second = asyncio.create_task(check(api, key, OTHER))
+        # ...while a contact who cannot be asked (she refused) is answered at once.
+        assert (await asyncio.wait_for(check(api, key, refused), timeout=10))["reason"] == "refused"
+        await asyncio.sleep(0.5)
+        assert not second.done()
+        await transaction.commit()
+        # Then it counts the committed notice: the budget is spent.
+        assert (await asyncio.wait_for(second, timeout=10))["reason"] == "notice_budget"
+    finally:
+        await running.close()
+    assert await conn.fetchval("SELECT count(*) FROM notices WHERE agency_id = $1", agency.id) == 1

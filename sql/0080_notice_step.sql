@@ -1,10 +1,18 @@
--- Issue 13: the notice step's probes run once per number, not five times.
+-- Issue 13: the notice step of check_contacts() (sql/0011_ask_first.sql), cheaper and exact.
 --
--- In sql/0011_ask_first.sql the CTE `asked` (a contact's newest notice, or whether a rule is in
--- force) is read by `stepped` in four expressions. PostgreSQL inlines a CTE read once, so each of
--- those expressions carried its own copy of the probes: EXPLAIN ANALYZE of a 10,000-number batch
--- showed the rules and notices probes looped 4-5 times per number that needed them (about 14,000
--- extra index scans of `rules` and 11,000 of `notices`). MATERIALIZED computes them once.
+-- 1. Its probes run once per number, not five times. The CTE `asked` (a contact's newest notice,
+--    or whether a rule is in force) is read by `stepped` in four expressions. PostgreSQL inlines a
+--    CTE read once, so each of those expressions carried its own copy of the probes: EXPLAIN
+--    ANALYZE of a 10,000-number batch showed the rules and notices probes looped 4-5 times per
+--    number that needed them (about 14,000 extra index scans of `rules` and 11,000 of `notices`).
+--    MATERIALIZED computes them once.
+-- 2. An agency's notice budget holds under concurrency. Each check counted the agency's notices
+--    of the day in its own snapshot, so checks running at once could each spend the last one
+--    (an overshoot of up to one notice per concurrent check). Now a check that may cause a notice
+--    takes the agency's notice lock before it counts, and holds it to its commit; only such a
+--    check may cause one. Checks that cannot (every contact has a rule in force, or was noticed
+--    in the last p_notice_min_days, or cannot be texted) take no lock, and neither do checks of
+--    an agency whose budget is already spent (counted without the lock; spent stays spent).
 -- Otherwise the function is unchanged (a migration must restate it whole).
 CREATE OR REPLACE FUNCTION check_contacts(
     p_key_hash          bytea,
@@ -33,6 +41,7 @@ DECLARE
     v_rounds  int;
     v_answers check_answer[];
     v_noticed boolean;
+    v_may_notice boolean;
 BEGIN
     SELECT k.id, k.agency_id, a.status, coalesce(a.notice_daily_budget, p_notice_daily)
     INTO v_key, v_agency, v_status, v_budget
@@ -52,6 +61,38 @@ BEGIN
     -- Read after the lock: every permit and notice committed by a check that held it before us
     -- is older than this, so the counts below include it.
     v_now := coalesce(p_at, clock_timestamp());
+
+    -- Could any item cause a notice? (As `asked` below decides: a number we can text, with no rule
+    -- in force and no notice in the last p_notice_min_days.) EXISTS stops at the first one.
+    SELECT EXISTS (
+        SELECT 1 FROM unnest(p_phone_keys, p_sealed_phones) AS u (pk, sealed)
+        WHERE u.sealed IS NOT NULL
+          AND NOT EXISTS (
+              SELECT 1 FROM rules r
+              WHERE r.phone_key = u.pk
+                AND (r.withdrawn_at IS NULL OR r.withdrawn_at > v_now)
+                AND (r.expires_at IS NULL OR r.expires_at > v_now))
+          AND NOT EXISTS (
+              SELECT 1 FROM notices n
+              WHERE n.phone_key = u.pk
+                AND n.created_at > v_now - make_interval(days => p_notice_min_days)
+                AND n.created_at <= v_now)
+    ) INTO v_may_notice;
+    IF v_may_notice AND v_budget > (SELECT count(*) FROM notices n
+                                    WHERE n.agency_id = v_agency
+                                      AND n.created_at > v_now - interval '1 day'
+                                      AND n.created_at <= v_now) THEN
+        -- One notice lock per agency (namespace 72404; by a hash, so two agencies that share one
+        -- only wait for each other). Taken after the contacts' locks and last: no deadlock.
+        PERFORM pg_advisory_xact_lock(72404, hashtext(v_agency::text));
+        -- After it: the notices of the check that held it before us are committed and older than
+        -- this, so the day's count below includes them.
+        v_now := coalesce(p_at, clock_timestamp());
+    ELSE
+        -- No notice without the lock: should a contact need one after all (a rule ended since the
+        -- probe above), the budget answers, as when it is spent.
+        v_budget := 0;
+    END IF;
 
     SELECT max(n) INTO v_rounds
     FROM (SELECT count(*) AS n FROM unnest(p_phone_keys) AS k GROUP BY k) AS repeats;
