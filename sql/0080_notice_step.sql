@@ -155,6 +155,8 @@ BEGIN
                    CASE WHEN a.last_notice IS NULL THEN NULL
                         WHEN a.last_notice > '-infinity' THEN
                             CASE WHEN v_now < a.last_notice + make_interval(hours => p_notice_hours) THEN 'pending' END
+                        -- Spent, or no notice lock held: no need to count the day again.
+                        WHEN v_budget <= 0 THEN 'budget'
                         WHEN count(*) FILTER (WHERE a.last_notice = '-infinity') OVER (ORDER BY a.ord)
                              > v_budget - (SELECT count(*) FROM notices n
                                            WHERE n.agency_id = v_agency
