@@ -131,11 +131,32 @@ async def check_contacts(
     401 for an unknown or revoked key, 403 for a suspended agency, checked by the same statement.
     With `once` (one item), the first answer to that Idempotency-Key in 24 h, or 409 if its body differed.
     """
+    return answers_of(await check_contacts_rows(conn, key_hash, items, limits, notice, at, once))
+
+
+async def check_contacts_rows(
+    conn: Connection,
+    key_hash: bytes,
+    items: Sequence[Item],
+    limits: Limits,
+    notice: NoticeFigures,
+    at: datetime | None = None,
+    once: Once | None = None,
+) -> list[asyncpg.Record]:
+    """check_contacts() as the rows arrive, unconverted: a batch sends its next chunk before it converts
+    these (`answers_of`), so PostgreSQL does not wait for Python between chunks."""
     query = CHECK_CONTACTS if once is None else CHECK_CONTACTS_ONCE
     try:
-        rows = await conn.fetch(query, *_arguments(key_hash, items, limits, notice, at), *(once or ()))
+        rows: list[asyncpg.Record] = await conn.fetch(
+            query, *_arguments(key_hash, items, limits, notice, at), *(once or ())
+        )
     except (asyncpg.UniqueViolationError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
         raise refusal(exc) from None
+    return rows
+
+
+def answers_of(rows: Sequence[asyncpg.Record]) -> list[Answer]:
+    """A check statement's rows as answers, in input order."""
     answers = [as_struct(row, Answer) for row in rows]
     answers.sort(key=lambda a: a.ordinal)
     return answers

@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from registry.checks.queries import Answer, Attempt, Batch, Once, as_batch, first_result, refusal
+from registry.checks.queries import Answer, Attempt, Batch, Once, answers_of, as_batch, first_result, refusal
 from registry.checks.schemas import AttemptResult
 from registry.database import Connection
 from registry.domain import Violation
@@ -39,8 +39,20 @@ async def check(
     once: Once | None = None,
 ) -> list[Answer]:
     """The sandbox's answers, in input order; 401/403 as for a real check."""
+    return answers_of(await check_rows(conn, key_hash, last_digits, limits, notice, once))
+
+
+async def check_rows(
+    conn: Connection,
+    key_hash: bytes,
+    last_digits: list[int],
+    limits: Limits,
+    notice: NoticeFigures,
+    once: Once | None = None,
+) -> list[asyncpg.Record]:
+    """As `check`, the rows unconverted (see queries.check_contacts_rows)."""
     try:
-        rows = await conn.fetch(
+        rows: list[asyncpg.Record] = await conn.fetch(
             SANDBOX_CHECK,
             key_hash,
             last_digits,
@@ -54,9 +66,7 @@ async def check(
         )
     except (asyncpg.UniqueViolationError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
         raise refusal(exc) from None
-    answers = [as_struct(row, Answer) for row in rows]
-    answers.sort(key=lambda a: a.ordinal)
-    return answers
+    return rows
 
 
 # A sandbox batch sent with an Idempotency-Key: the first batch's answer again within 24 h, as for a
