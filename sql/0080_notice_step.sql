@@ -13,7 +13,23 @@
 --    check may cause one. Checks that cannot (every contact has a rule in force, or was noticed
 --    in the last p_notice_min_days, or cannot be texted) take no lock, and neither do checks of
 --    an agency whose budget is already spent (counted without the lock; spent stays spent).
+--    The lock holder counts the day once, and the call's notices are budgeted from that count.
+-- 3. A spent budget costs no count. Counting an agency's day walks up to its budget of index
+--    entries (5,000 by default) and was paid by every check of a contact who might get a notice;
+--    with the budget spent that was most of such an agency's checks. The lock holder that finds it
+--    spent records until when (notice_budget_spent); until then checks answer notice_budget
+--    without lock or count. Erasing a contact's record can free the budget earlier than recorded:
+--    then notices wait a little longer, never the other way round.
 -- Otherwise the function is unchanged (a migration must restate it whole).
+-- An agency whose notice budget is spent, until when (with the budget that was spent). Written by the
+-- check that found it spent, under the agency's notice lock; a staff change of the budget makes the
+-- row stale (its budget differs) and the next check counts again.
+CREATE TABLE notice_budget_spent (
+    agency_id uuid PRIMARY KEY REFERENCES agencies (id),
+    budget    int NOT NULL,
+    until     timestamptz NOT NULL
+);
+
 CREATE OR REPLACE FUNCTION check_contacts(
     p_key_hash          bytea,
     p_phone_keys        bytea[],
@@ -42,6 +58,7 @@ DECLARE
     v_answers check_answer[];
     v_noticed boolean;
     v_may_notice boolean;
+    v_room    int;
 BEGIN
     SELECT k.id, k.agency_id, a.status, coalesce(a.notice_daily_budget, p_notice_daily)
     INTO v_key, v_agency, v_status, v_budget
@@ -78,20 +95,32 @@ BEGIN
                 AND n.created_at > v_now - make_interval(days => p_notice_min_days)
                 AND n.created_at <= v_now)
     ) INTO v_may_notice;
-    IF v_may_notice AND v_budget > (SELECT count(*) FROM notices n
-                                    WHERE n.agency_id = v_agency
-                                      AND n.created_at > v_now - interval '1 day'
-                                      AND n.created_at <= v_now) THEN
+    -- v_room: notices this call may still cause. Only a check holding its agency's notice lock may
+    -- cause any; it counts the day's notices after taking it.
+    v_room := 0;
+    IF v_may_notice AND NOT EXISTS (
+        -- Spent, and known until when (set below): no lock, no count of the day.
+        SELECT 1 FROM notice_budget_spent s
+        WHERE s.agency_id = v_agency AND s.budget = v_budget AND s.until > v_now
+    ) THEN
         -- One notice lock per agency (namespace 72404; by a hash, so two agencies that share one
         -- only wait for each other). Taken after the contacts' locks and last: no deadlock.
         PERFORM pg_advisory_xact_lock(72404, hashtext(v_agency::text));
         -- After it: the notices of the check that held it before us are committed and older than
-        -- this, so the day's count below includes them.
+        -- this, so the count includes them.
         v_now := coalesce(p_at, clock_timestamp());
-    ELSE
-        -- No notice without the lock: should a contact need one after all (a rule ended since the
-        -- probe above), the budget answers, as when it is spent.
-        v_budget := 0;
+        SELECT v_budget - count(*) INTO v_room FROM notices n
+        WHERE n.agency_id = v_agency AND n.created_at > v_now - interval '1 day' AND n.created_at <= v_now;
+        IF v_room <= 0 AND v_budget > 0 THEN
+            -- Spent until the newest notice the budget counts leaves the 24 hours (none is added
+            -- meanwhile: nobody may cause one). Checks until then need neither lock nor count.
+            INSERT INTO notice_budget_spent AS s (agency_id, budget, until)
+            SELECT v_agency, v_budget, n.created_at + interval '1 day'
+            FROM notices n
+            WHERE n.agency_id = v_agency AND n.created_at > v_now - interval '1 day' AND n.created_at <= v_now
+            ORDER BY n.created_at DESC OFFSET v_budget - 1 LIMIT 1
+            ON CONFLICT (agency_id) DO UPDATE SET budget = EXCLUDED.budget, until = EXCLUDED.until;
+        END IF;
     END IF;
 
     SELECT max(n) INTO v_rounds
@@ -155,13 +184,9 @@ BEGIN
                    CASE WHEN a.last_notice IS NULL THEN NULL
                         WHEN a.last_notice > '-infinity' THEN
                             CASE WHEN v_now < a.last_notice + make_interval(hours => p_notice_hours) THEN 'pending' END
-                        -- Spent, or no notice lock held: no need to count the day again.
-                        WHEN v_budget <= 0 THEN 'budget'
+                        WHEN v_room <= 0 THEN 'budget'
                         WHEN count(*) FILTER (WHERE a.last_notice = '-infinity') OVER (ORDER BY a.ord)
-                             > v_budget - (SELECT count(*) FROM notices n
-                                           WHERE n.agency_id = v_agency
-                                             AND n.created_at > v_now - interval '1 day'
-                                             AND n.created_at <= v_now) THEN 'budget'
+                             > v_room THEN 'budget'
                         WHEN p_notice_hours > 0 THEN 'new_hold'
                         ELSE 'new_free'
                    END AS ask
@@ -242,6 +267,8 @@ BEGIN
         FROM decided d;
 
         IF v_noticed THEN
+            -- The next round's room: what this one left.
+            v_room := v_room - (SELECT count(*) FROM unnest(v_answers) AS a WHERE a.notice_id IS NOT NULL);
             PERFORM queue_sms(array_agg(p_sealed_phones[a.ordinal] ORDER BY a.ordinal),
                               array_agg(jsonb_build_object('kind', 'notice', 'notice_id', a.notice_id) ORDER BY a.ordinal))
             FROM unnest(v_answers) AS a

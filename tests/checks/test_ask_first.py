@@ -222,3 +222,36 @@ async def test_checks_at_once_cannot_both_spend_the_last_notice(
     finally:
         await running.close()
     assert await conn.fetchval("SELECT count(*) FROM notices WHERE agency_id = $1", agency.id) == 1
+
+
+async def test_a_spent_budget_is_remembered_until_its_oldest_counted_notice_is_a_day_old(
+    conn: Connection, settings: Settings
+) -> None:
+    """Checks of an agency whose budget is spent skip counting its day until the budget has room again."""
+    agency, key = await make_agency_with_key(conn)
+    await conn.execute("UPDATE agencies SET notice_daily_budget = 1 WHERE id = $1", agency.id)
+    sealer = sealer_for(settings.session_key)
+
+    async def at(when: datetime, phone: str) -> str:
+        item = queries.Item(key_of(phone), None, sealer.seal_numbers([phone])[0])
+        [answer] = await queries.check_contacts(
+            conn, token_hash(key.key), [item], settings.limits, settings.notice, at=when
+        )
+        return answer.reason
+
+    start = await conn.fetchval("SELECT date_trunc('second', now())")
+    assert await at(start, PHONE) == "notice_pending"
+    assert await conn.fetchval("SELECT count(*) FROM notice_budget_spent") == 0
+    assert await at(start + timedelta(hours=1), OTHER) == "notice_budget"
+    spent = await conn.fetchrow("SELECT budget, until FROM notice_budget_spent WHERE agency_id = $1", agency.id)
+    assert spent is not None and (spent["budget"], spent["until"]) == (1, start + timedelta(days=1))
+    assert await at(start + timedelta(hours=23), OTHER) == "notice_budget"
+    # A day after the first notice it no longer counts: room for one more, spent again until a day after it.
+    later = start + timedelta(days=1, seconds=1)
+    assert await at(later, OTHER) == "notice_pending"
+    assert await at(later + timedelta(seconds=1), "+8613800138009") == "notice_budget"
+    until = await conn.fetchval("SELECT until FROM notice_budget_spent WHERE agency_id = $1", agency.id)
+    assert until == later + timedelta(days=1)
+    # Staff raise the budget: the record is of another budget, so the next check counts again.
+    await conn.execute("UPDATE agencies SET notice_daily_budget = 2 WHERE id = $1", agency.id)
+    assert await at(later + timedelta(seconds=2), "+8613800138009") == "notice_pending"
