@@ -1,7 +1,7 @@
 """Notices: the SMS a contact gets before the first collection call, and the link it carries.
 
-A check makes the notice (sql/0011_ask_first.sql); the SMS worker gives it a link when it
-sends it (registry/jobs.py); the contact's link page uses the link (contacts/). The token is
+A check makes the notice (check_contacts(), sql/0080_notice_step.sql); the SMS worker gives it a link
+when it sends it (registry/jobs.py); the contact's link page uses the link (contacts/). The token is
 96 random bits, in the SMS only: the table keeps its SHA-256, so a copy of the database opens
 no link.
 """

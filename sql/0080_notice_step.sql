@@ -18,8 +18,7 @@
 --    entries (5,000 by default) and was paid by every check of a contact who might get a notice;
 --    with the budget spent that was most of such an agency's checks. The lock holder that finds it
 --    spent records until when (notice_budget_spent); until then checks answer notice_budget
---    without lock or count. Erasing a contact's record can free the budget earlier than recorded:
---    then notices wait a little longer, never the other way round.
+--    without lock or count. A budget of 0 is spent from the start: no lock either.
 -- Otherwise the function is unchanged (a migration must restate it whole).
 -- An agency whose notice budget is spent, until when (with the budget that was spent). Written by the
 -- check that found it spent, under the agency's notice lock; a staff change of the budget makes the
@@ -79,9 +78,15 @@ BEGIN
     -- is older than this, so the counts below include it.
     v_now := coalesce(p_at, clock_timestamp());
 
+    SELECT max(n) INTO v_rounds
+    FROM (SELECT count(*) AS n FROM unnest(p_phone_keys) AS k GROUP BY k) AS repeats;
+
     -- Could any item cause a notice? (As `asked` below decides: a number we can text, with no rule
-    -- in force and no notice in the last p_notice_min_days.) EXISTS stops at the first one.
-    SELECT EXISTS (
+    -- in force and no notice in the last p_notice_min_days.) EXISTS stops at the first one. A number
+    -- repeated in the call is asked again in a later round, after the permit of an earlier round may
+    -- have used up a once-consent (sql/0042): such a call may cause a notice whatever its rules now.
+    SELECT (v_rounds > 1 AND EXISTS (SELECT 1 FROM unnest(p_sealed_phones) AS u (sealed) WHERE u.sealed IS NOT NULL))
+        OR EXISTS (
         SELECT 1 FROM unnest(p_phone_keys, p_sealed_phones) AS u (pk, sealed)
         WHERE u.sealed IS NOT NULL
           AND NOT EXISTS (
@@ -98,7 +103,7 @@ BEGIN
     -- v_room: notices this call may still cause. Only a check holding its agency's notice lock may
     -- cause any; it counts the day's notices after taking it.
     v_room := 0;
-    IF v_may_notice AND NOT EXISTS (
+    IF v_may_notice AND (v_budget IS NULL OR v_budget > 0) AND NOT EXISTS (
         -- Spent, and known until when (set below): no lock, no count of the day.
         SELECT 1 FROM notice_budget_spent s
         WHERE s.agency_id = v_agency AND s.budget = v_budget AND s.until > v_now
@@ -122,9 +127,6 @@ BEGIN
             ON CONFLICT (agency_id) DO UPDATE SET budget = EXCLUDED.budget, until = EXCLUDED.until;
         END IF;
     END IF;
-
-    SELECT max(n) INTO v_rounds
-    FROM (SELECT count(*) AS n FROM unnest(p_phone_keys) AS k GROUP BY k) AS repeats;
 
     -- A number repeated in one call is answered once per round, in input order, each round a
     -- statement of its own that sees the permits and notices of the rounds before it.

@@ -51,7 +51,8 @@ class Item(NamedTuple):
 
 
 # One round trip: authentication, rule lookup, counting, the notice step, the log, the permits and the
-# notices' SMS jobs all happen inside check_contacts() (sql/0011_ask_first.sql), under the per-contact lock.
+# notices' SMS jobs all happen inside check_contacts() (sql/0080_notice_step.sql, first sql/0011_ask_first.sql),
+# under the per-contact lock.
 # The agency id the receipts name comes with it: an InitPlan, run once per statement, not per row.
 CHECK_CONTACTS = """
     SELECT a.*, (SELECT agency_id FROM api_keys WHERE key_hash = $1) AS agency_id

@@ -255,3 +255,36 @@ async def test_a_spent_budget_is_remembered_until_its_oldest_counted_notice_is_a
     # Staff raise the budget: the record is of another budget, so the next check counts again.
     await conn.execute("UPDATE agencies SET notice_daily_budget = 2 WHERE id = $1", agency.id)
     assert await at(later + timedelta(seconds=2), "+8613800138009") == "notice_pending"
+
+
+async def test_a_once_consent_used_up_within_a_call_lets_the_repeat_be_asked(
+    api: httpx.AsyncClient, conn: Connection
+) -> None:
+    """[P, P] where P's only rule is a once-consent: the first is allowed and uses it up, the second finds no
+    rule in force and P is asked first (as for any contact without a rule), not told the budget is spent."""
+    agency, key = await make_agency_with_key(conn)
+    rule = await add_rule(conn, PHONE, "consent", agency_id=agency.id)
+    await conn.execute("UPDATE rules SET once = true WHERE id = $1", rule)
+    response = await api.post(
+        "/v1/checks/batch", json={"items": [{"phone": PHONE}, {"phone": PHONE}]}, headers=bearer(key)
+    )
+    assert response.status_code == 200, response.text
+    assert [r["reason"] for r in response.json()["results"]] == ["consent", "notice_pending"]
+    assert await conn.fetchval("SELECT count(*) FROM notices") == 1
+
+
+async def test_an_agency_with_no_notice_budget_never_waits_for_the_notice_lock(
+    api: httpx.AsyncClient, conn: Connection, settings: Settings, database_url: str
+) -> None:
+    agency, key = await make_agency_with_key(conn)
+    await conn.execute("UPDATE agencies SET notice_daily_budget = 0 WHERE id = $1", agency.id)
+    holder = await asyncpg.connect(database_url)
+    try:
+        # Somebody holds the agency's notice lock (namespace 72404, sql/0080) and does not let go.
+        async with holder.transaction():
+            await holder.execute("SELECT pg_advisory_xact_lock(72404, hashtext($1::text))", str(agency.id))
+            answer = await asyncio.wait_for(check(api, key, PHONE), timeout=10)
+            assert answer["reason"] == "notice_budget"
+    finally:
+        await holder.close()
+    assert await conn.fetchval("SELECT count(*) FROM notices") == 0
