@@ -5,7 +5,7 @@ from __future__ import annotations
 from registry import audit
 from registry.complaints import contact_disputes
 from registry.contacts.codes import LOCK, lock_id
-from registry.contacts.rules import rules_of
+from registry.contacts.rules import hold_for_checks, rules_of
 from registry.contacts.schemas import Me, RecentCheck
 from registry.database import Connection
 from registry.notices import notices_of
@@ -56,6 +56,7 @@ async def erase(conn: Connection, settings: Settings, contact: ContactSession) -
     """
     async with conn.transaction():
         await conn.execute(LOCK, lock_id(contact.phone_key))
+        await hold_for_checks(conn, contact.phone_key)  # before the rules go (see hold_for_checks)
         counts = await conn.fetchrow(ERASE, contact.phone_key)
         assert counts is not None
         await revoke_contradicted_permits(conn, contact.phone_key, "erased", settings)

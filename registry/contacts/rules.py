@@ -22,7 +22,7 @@ from registry.contacts.codes import LOCK, lock_id
 from registry.contacts.schemas import ReceiptAction, Recorded, Rule, RuleRequest, StoredReceipt, Via
 from registry.database import Connection
 from registry.errors import InvalidInput, NotFound
-from registry.permits import revoke_contradicted_permits
+from registry.permits import LOCK_CONTACT, revoke_contradicted_permits
 from registry.rows import fetch_all
 from registry.sessions.contact import ContactSession, sealed_number, still_live
 from registry.settings import Settings
@@ -112,6 +112,13 @@ async def _hold(conn: Connection, contact: ContactSession) -> None:
     await still_live(conn, contact)
 
 
+async def hold_for_checks(conn: Connection, phone_key: bytes) -> None:
+    """The contact's check lock, before any write to her rules: a check holds it while its once-consent
+    trigger updates a rule, so a rule write that took the rule's row first and the lock second could
+    deadlock with it."""
+    await conn.execute(LOCK_CONTACT, phone_key)
+
+
 async def _receipt(
     conn: Connection,
     phone_key: bytes,
@@ -161,6 +168,7 @@ async def _record(
     """Write the rule (the caller holds the contact's lock, in its transaction). A refusal withdraws the
     consents it covers and revokes the open permits it contradicts, theirs included."""
     borrower_key, borrower_hint = borrower if borrower is not None else (None, None)
+    await hold_for_checks(conn, phone_key)
     rule_id = await conn.fetchval(
         INSERT_RULE, phone_key, request.kind, request.agency_id, borrower_key, borrower_hint, expires_at, request.once
     )
@@ -273,6 +281,7 @@ async def withdraw_rule(conn: Connection, settings: Settings, contact: ContactSe
     """Stamp withdrawn_at (rules are never changed otherwise) and revoke the permits it allowed."""
     async with conn.transaction():
         await _hold(conn, contact)
+        await hold_for_checks(conn, contact.phone_key)
         withdrawn = await conn.fetchval(WITHDRAW, rule_id, contact.phone_key)
         if withdrawn is None:
             # Another person's rule is as unknown as a rule that never existed.

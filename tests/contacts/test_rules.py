@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import asyncpg
 import httpx
 import pytest
 
@@ -271,3 +273,34 @@ async def test_a_once_consent_allows_one_call_then_ends_and_only_a_consent_can_b
     assert states == {str(agency.id): "withdrawn", str(other.id): "active"}
     later = await api.post("/v1/checks", json={"phone": PHONE}, headers=bearer(other_key))
     assert (later.json()["decision"], later.json()["reason"]) == ("allow", "consent")
+
+
+async def test_a_withdrawal_waits_for_a_running_check_instead_of_deadlocking(
+    api: httpx.AsyncClient, conn: Connection, database_url: str
+) -> None:
+    """A check holds the contact's check lock and then updates her once-consent (its trigger, sql/0042).
+    A withdrawal takes that lock before it touches the rule, so it waits for the check; taking the rule's
+    row first, the two would each wait for the other until PostgreSQL aborted one."""
+    token = await contact_session(conn, PHONE)
+    agency = await make_agency(conn)
+    body = {"kind": "consent", "agency_id": str(agency.id), "once": True}
+    rule = (await api.post("/v1/contact/rules", json=body, headers=auth(token))).json()["rule"]
+    check = await asyncpg.connect(database_url)
+    try:
+        async with check.transaction():
+            # As check_contacts(): the contact's lock, then (a permit issued) the trigger's update of the rule.
+            await check.execute("SELECT lock_contacts(ARRAY[$1::bytea])", key_of(PHONE))
+            withdrawal = asyncio.create_task(api.delete(f"/v1/contact/rules/{rule['id']}", headers=auth(token)))
+            await asyncio.sleep(0.5)
+            assert not withdrawal.done()
+            await asyncio.wait_for(
+                check.execute(
+                    "UPDATE rules SET withdrawn_at = now() WHERE id = $1 AND withdrawn_at IS NULL", UUID(rule["id"])
+                ),
+                timeout=5,
+            )
+    finally:
+        await check.close()
+    # The check used the consent up first; the withdrawal then finds it already withdrawn, and answers.
+    withdrawn = await asyncio.wait_for(withdrawal, timeout=10)
+    assert withdrawn.status_code == 200, withdrawn.text
