@@ -162,6 +162,15 @@ def sample(contacts: int, n: int, rng: random.Random) -> list[str]:
     return out
 
 
+def statement_items(numbers: list[str]) -> list[queries.Item]:
+    """The check statement's items for these numbers, as the service makes them (phone key, sealed number)."""
+    e164s = [phones.normalize(n) for n in numbers]
+    return [
+        queries.Item(phones.phone_key(e, PEPPER), None, sealed)
+        for e, sealed in zip(e164s, SEALER.seal_numbers(e164s), strict=True)
+    ]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -182,7 +191,7 @@ class CpuMeter:
         self.service_pid: int | None = None
 
     def read(self) -> dict[str, float]:
-        parents, comms, used = {}, {}, {}
+        parents, used = {}, {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
@@ -190,9 +199,9 @@ class CpuMeter:
                 raw = (entry / "stat").read_text()
             except OSError:
                 continue
-            comm, fields = raw[raw.index("(") + 1 : raw.rindex(")")], raw[raw.rindex(")") + 2 :].split()
+            fields = raw[raw.rindex(")") + 2 :].split()
             pid = int(entry.name)
-            parents[pid], comms[pid] = int(fields[1]), comm
+            parents[pid] = int(fields[1])
             used[pid] = (int(fields[11]) + int(fields[12])) / TICK
         totals = {"postgres": 0.0, "service": 0.0, "load": used.get(os.getpid(), 0.0)}
         for pid, seconds in used.items():
@@ -352,11 +361,7 @@ async def batches(url: str, port: int, key: str, contacts: int, size: int, runs:
             parse.append(size / (time.perf_counter() - started))
 
             other = sample(contacts, size, rng)
-            e164s = [phones.normalize(n) for n in other]
-            keys = [
-                queries.Item(phones.phone_key(e, PEPPER), None, sealed)
-                for e, sealed in zip(e164s, SEALER.seal_numbers(e164s), strict=True)
-            ]
+            keys = statement_items(other)
             started = time.perf_counter()
             await queries.check_contacts(conn, token_hash(key), keys, LIMITS, NOTICE)  # type: ignore[arg-type]
             bare.append(size / (time.perf_counter() - started))
@@ -378,11 +383,7 @@ async def spend_notice_budget(url: str, key: str, contacts: int) -> None:
     try:
         started, rng = time.perf_counter(), random.Random(5000)
         while await conn.fetchval("SELECT count(*) FROM notices") < NOTICE.daily_per_agency:
-            e164s = [phones.normalize(n) for n in sample(contacts, 1000, rng)]
-            items = [
-                queries.Item(phones.phone_key(e, PEPPER), None, sealed)
-                for e, sealed in zip(e164s, SEALER.seal_numbers(e164s), strict=True)
-            ]
+            items = statement_items(sample(contacts, 1000, rng))
             await queries.check_contacts(conn, token_hash(key), items, LIMITS, NOTICE)  # type: ignore[arg-type]
         noticed = await conn.fetchval("SELECT count(*) FROM notices")
         took = time.perf_counter() - started

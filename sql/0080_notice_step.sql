@@ -12,14 +12,15 @@
 --    takes the agency's notice lock before it counts, and holds it to its commit; only such a
 --    check may cause one. Checks that cannot (every contact has a rule in force, or was noticed
 --    in the last p_notice_min_days, or cannot be texted) take no lock, and neither do checks of
---    an agency whose budget is already spent (counted without the lock; spent stays spent).
---    The lock holder counts the day once, and the call's notices are budgeted from that count.
+--    an agency whose budget is recorded as spent (3.). The lock holder counts the day once, and
+--    the call's notices are budgeted from that count.
 -- 3. A spent budget costs no count. Counting an agency's day walks up to its budget of index
 --    entries (5,000 by default) and was paid by every check of a contact who might get a notice;
 --    with the budget spent that was most of such an agency's checks. The lock holder that finds it
 --    spent records until when (notice_budget_spent); until then checks answer notice_budget
 --    without lock or count. A budget of 0 is spent from the start: no lock either.
 -- Otherwise the function is unchanged (a migration must restate it whole).
+
 -- An agency whose notice budget is spent, until when (with the budget that was spent). Written by the
 -- check that found it spent, under the agency's notice lock; a staff change of the budget makes the
 -- row stale (its budget differs) and the next check counts again.
@@ -85,7 +86,7 @@ BEGIN
     -- in force and no notice in the last p_notice_min_days.) EXISTS stops at the first one. A number
     -- repeated in the call is asked again in a later round, after the permit of an earlier round may
     -- have used up a once-consent (sql/0042): such a call may cause a notice whatever its rules now.
-    SELECT (v_rounds > 1 AND EXISTS (SELECT 1 FROM unnest(p_sealed_phones) AS u (sealed) WHERE u.sealed IS NOT NULL))
+    SELECT (v_rounds > 1 AND EXISTS (SELECT 1 FROM unnest(p_sealed_phones) AS s WHERE s IS NOT NULL))
         OR EXISTS (
         SELECT 1 FROM unnest(p_phone_keys, p_sealed_phones) AS u (pk, sealed)
         WHERE u.sealed IS NOT NULL
@@ -117,9 +118,10 @@ BEGIN
         SELECT v_budget - count(*) INTO v_room FROM notices n
         WHERE n.agency_id = v_agency AND n.created_at > v_now - interval '1 day' AND n.created_at <= v_now;
         IF v_room <= 0 AND v_budget > 0 THEN
-            -- Spent until the newest notice the budget counts leaves the 24 hours (none is added
-            -- meanwhile: nobody may cause one). Checks until then need neither lock nor count.
-            INSERT INTO notice_budget_spent AS s (agency_id, budget, until)
+            -- Spent until the oldest of the agency's newest v_budget notices leaves the 24 hours
+            -- (none is added meanwhile: nobody may cause one). Checks until then need neither lock
+            -- nor count.
+            INSERT INTO notice_budget_spent (agency_id, budget, until)
             SELECT v_agency, v_budget, n.created_at + interval '1 day'
             FROM notices n
             WHERE n.agency_id = v_agency AND n.created_at > v_now - interval '1 day' AND n.created_at <= v_now

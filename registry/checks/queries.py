@@ -76,7 +76,8 @@ CHECK_BATCH_ONCE = """
 
 
 class Once(NamedTuple):
-    """A check (or a batch) sent with an Idempotency-Key, and the SHA-256 of its body (a retry has the same)."""
+    """A check (or a batch) sent with an Idempotency-Key, and the keyed hash of the request (a retry has the same;
+    routes.request_hash)."""
 
     idempotency_key: str
     request_hash: bytes

@@ -125,22 +125,23 @@ Parsed = tuple[str, bytes, bytes | None, bool]
 async def _ask(
     conn: Connection, api_key: str, parsed: list[Parsed], settings: Settings, once: queries.Once | None = None
 ) -> list[queries.Answer]:
+    """The answers, in input order, of the one statement that answers (`_send`)."""
+    return queries.answers_of(await _send(conn, api_key, parsed, settings, once))
+
+
+async def _send(
+    conn: Connection, api_key: str, parsed: list[Parsed], settings: Settings, once: queries.Once | None = None
+) -> list[asyncpg.Record]:
     """The one statement that answers: check_contacts() for a real key, or the sandbox's for an rk_test_ key
-    (which then sees only the numbers' last digits: no phone key, no sealed number, no notice)."""
+    (which then sees only the numbers' last digits: no phone key, no sealed number, no notice). Its rows
+    unconverted: a batch sends its next chunk before it converts them."""
     if api_key.startswith(SANDBOX_PREFIX):
         digits = [int(p[0][-1]) for p in parsed]
         return await sandbox.check(conn, token_hash(api_key), digits, settings.limits, settings.notice, once)
     items = _items(parsed, settings) if parsed else []
-    return await queries.check_contacts(conn, token_hash(api_key), items, settings.limits, settings.notice, once=once)
-
-
-async def _send(conn: Connection, api_key: str, parsed: list[Parsed], settings: Settings) -> list[asyncpg.Record]:
-    """As _ask, the rows unconverted (queries.answers_of converts them): a batch's next chunk goes out first."""
-    if api_key.startswith(SANDBOX_PREFIX):
-        digits = [int(p[0][-1]) for p in parsed]
-        return await sandbox.check_rows(conn, token_hash(api_key), digits, settings.limits, settings.notice)
-    items = _items(parsed, settings)
-    return await queries.check_contacts_rows(conn, token_hash(api_key), items, settings.limits, settings.notice)
+    return await queries.check_contacts_rows(
+        conn, token_hash(api_key), items, settings.limits, settings.notice, once=once
+    )
 
 
 async def _ask_once(
@@ -202,9 +203,8 @@ class AgencyApi(Controller):
         try:
             parsed = _parse(data, settings)
         except InvalidInput:
-            # Credentials come first: a bad key hears 401/403 whatever the body says. The check
-            # statement authenticates the key before anything else, so asking it nothing does that.
-            await _ask(conn, api_key, [], settings)
+            # Credentials come first: a bad key hears 401/403 whatever the body says.
+            await authenticate(conn, api_key)
             raise
         once = None
         if idempotency_key is not None:
@@ -257,7 +257,6 @@ class AgencyApi(Controller):
             agency_id = _fill(results, pending_items, queries.answers_of(await pending)) or agency_id
         if not checked_any:
             # No valid number, so the statement (which authenticates the key) has not run yet.
-            await _ask(conn, api_key, [], settings)
             agency_id = (await authenticate(conn, api_key)).agency_id
         assert agency_id is not None
         in_sandbox = api_key.startswith(SANDBOX_PREFIX)

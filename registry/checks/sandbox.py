@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from registry.checks.queries import Answer, Attempt, Batch, Once, answers_of, as_batch, first_result, refusal
+from registry.checks.queries import Attempt, Batch, Once, as_batch, first_result, refusal
 from registry.checks.schemas import AttemptResult
 from registry.database import Connection
 from registry.domain import Violation
@@ -37,20 +37,9 @@ async def check(
     limits: Limits,
     notice: NoticeFigures,
     once: Once | None = None,
-) -> list[Answer]:
-    """The sandbox's answers, in input order; 401/403 as for a real check."""
-    return answers_of(await check_rows(conn, key_hash, last_digits, limits, notice, once))
-
-
-async def check_rows(
-    conn: Connection,
-    key_hash: bytes,
-    last_digits: list[int],
-    limits: Limits,
-    notice: NoticeFigures,
-    once: Once | None = None,
 ) -> list[asyncpg.Record]:
-    """As `check`, the rows unconverted (see queries.check_contacts_rows)."""
+    """The sandbox's rows, unconverted (queries.answers_of puts them in input order); 401/403 as for a real
+    check."""
     try:
         rows: list[asyncpg.Record] = await conn.fetch(
             SANDBOX_CHECK,
